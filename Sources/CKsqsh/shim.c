@@ -1,0 +1,201 @@
+#include "CKsqsh.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sqfs/block.h>
+#include <sqfs/error.h>
+
+sqfs_inode_generic_t *ksqsh_inode_alloc(size_t payload_bytes)
+{
+	sqfs_inode_generic_t *inode = calloc(1, sizeof(*inode) + payload_bytes);
+
+	if (inode != NULL)
+		inode->payload_bytes_available = payload_bytes;
+	return inode;
+}
+
+uint32_t *ksqsh_inode_block_sizes(sqfs_inode_generic_t *inode)
+{
+	return inode->extra;
+}
+
+const uint8_t *ksqsh_inode_payload(const sqfs_inode_generic_t *inode)
+{
+	return (const uint8_t *)inode->extra;
+}
+
+size_t ksqsh_inode_block_count(const sqfs_inode_generic_t *inode)
+{
+	return sqfs_inode_get_file_block_count(inode);
+}
+
+const char *ksqsh_tree_node_name(const sqfs_tree_node_t *node)
+{
+	return (const char *)node->name;
+}
+
+void ksqsh_free(void *pointer)
+{
+	free(pointer);
+}
+
+uint32_t ksqsh_dev_major(dev_t dev) { return major(dev); }
+uint32_t ksqsh_dev_minor(dev_t dev) { return minor(dev); }
+
+uint32_t ksqsh_dev_encode(uint32_t major, uint32_t minor)
+{
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+int ksqsh_block_is_compressed(uint32_t size) { return SQFS_IS_BLOCK_COMPRESSED(size); }
+uint32_t ksqsh_block_on_disk_size(uint32_t size) { return SQFS_ON_DISK_BLOCK_SIZE(size); }
+
+typedef struct {
+	sqfs_file_t base;
+	int fd;
+	int writable;
+	int last_errno;
+	sqfs_u64 size;
+} fd_file_t;
+
+static int fail(fd_file_t *file, int err)
+{
+	file->last_errno = err;
+	return SQFS_ERROR_IO;
+}
+
+static int fd_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size)
+{
+	fd_file_t *file = (fd_file_t *)base;
+	uint8_t *out = buffer;
+
+	if (offset >= file->size || size > file->size - offset)
+		return SQFS_ERROR_OUT_OF_BOUNDS;
+
+	while (size > 0) {
+		ssize_t got = pread(file->fd, out, size, (off_t)offset);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return fail(file, errno);
+		}
+		if (got == 0)
+			return SQFS_ERROR_OUT_OF_BOUNDS;
+		out += got;
+		offset += (sqfs_u64)got;
+		size -= (size_t)got;
+	}
+	return 0;
+}
+
+static int fd_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buffer, size_t size)
+{
+	fd_file_t *file = (fd_file_t *)base;
+	const uint8_t *in = buffer;
+
+	if (!file->writable)
+		return fail(file, EBADF);
+
+	while (size > 0) {
+		ssize_t put = pwrite(file->fd, in, size, (off_t)offset);
+		if (put < 0) {
+			if (errno == EINTR)
+				continue;
+			return fail(file, errno);
+		}
+		in += put;
+		offset += (sqfs_u64)put;
+		size -= (size_t)put;
+		if (offset > file->size)
+			file->size = offset;
+	}
+	return 0;
+}
+
+static sqfs_u64 fd_get_size(const sqfs_file_t *base)
+{
+	return ((const fd_file_t *)base)->size;
+}
+
+static int fd_truncate(sqfs_file_t *base, sqfs_u64 size)
+{
+	fd_file_t *file = (fd_file_t *)base;
+
+	if (!file->writable)
+		return fail(file, EBADF);
+	if (ftruncate(file->fd, (off_t)size) != 0)
+		return fail(file, errno);
+	file->size = size;
+	return 0;
+}
+
+static void fd_destroy(sqfs_object_t *base)
+{
+	free(base);
+}
+
+sqfs_file_t *ksqsh_file_from_fd(int fd, int writable)
+{
+	struct stat st;
+	fd_file_t *file;
+
+	if (fstat(fd, &st) != 0)
+		return NULL;
+
+	file = calloc(1, sizeof(*file));
+	if (file == NULL)
+		return NULL;
+
+	file->fd = fd;
+	file->writable = writable;
+	file->size = (sqfs_u64)st.st_size;
+	file->base.read_at = fd_read_at;
+	file->base.write_at = fd_write_at;
+	file->base.get_size = fd_get_size;
+	file->base.truncate = fd_truncate;
+	((sqfs_object_t *)file)->destroy = fd_destroy;
+	return (sqfs_file_t *)file;
+}
+
+int ksqsh_file_last_errno(const sqfs_file_t *base)
+{
+	return ((const fd_file_t *)base)->last_errno;
+}
+
+int ksqsh_open_unnamed(const char *directory, mode_t mode)
+{
+	return open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+}
+
+int ksqsh_link_unnamed(int fd, const char *target)
+{
+	char proc_path[64];
+
+	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc_path, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	return linkat(fd, "", AT_FDCWD, target, AT_EMPTY_PATH);
+}
+
+int ksqsh_available_cpus(void)
+{
+	cpu_set_t set;
+	int count;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+		count = CPU_COUNT(&set);
+		if (count > 0)
+			return count;
+	}
+	count = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return count > 0 ? count : 1;
+}

@@ -1,0 +1,179 @@
+import Foundation
+
+/// Compresses blocks on worker threads and hands them back in the order they
+/// were submitted.
+///
+/// Only full blocks (file data and packed fragment blocks) travel through
+/// here, never single file tails, so every job is about the same work and a
+/// window of a few blocks per worker keeps all cores busy. Memory is bounded
+/// by the window: `window × 2 × block size` plus one compressor per worker.
+/// Because results come back in submission order, the image is identical for
+/// any number of workers.
+final class CompressionPipeline: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var free: [BlockBuffer]
+    private var pending: [BlockBuffer] = []
+    private var pendingHead = 0
+    private var inFlight: [BlockBuffer] = []
+    private var inFlightHead = 0
+    private var stopping = false
+    private var workers: [Thread] = []
+    private var running = 0
+    private let blockSize: Int
+    private let complete: (BlockBuffer) throws -> Void
+
+    /// - Parameter complete: called on the submitting thread, in submission
+    ///   order, for each finished block; the buffer is reused afterwards.
+    init(
+        compression: Compression, blockSize: Int, workers workerCount: Int, window: Int,
+        complete: @escaping (BlockBuffer) throws -> Void
+    ) throws {
+        self.blockSize = blockSize
+        self.complete = complete
+        free = (0..<max(window, workerCount + 1)).map { _ in BlockBuffer(capacity: blockSize) }
+        let compressors = try (0..<max(workerCount, 1)).map { _ in
+            try Compressor(compression, blockSize: blockSize, forReading: false)
+        }
+        for compressor in compressors {
+            let box = UncheckedCompressor(compressor)
+            let thread = Thread { [self] in self.work(with: box.compressor) }
+            thread.name = "ksqsh-compress"
+            thread.stackSize = 1 << 20
+            workers.append(thread)
+        }
+        running = workers.count
+        workers.forEach { $0.start() }
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// A free buffer for the next block, writing finished blocks while waiting.
+    func acquire(for role: BlockRole) throws -> BlockBuffer {
+        try drainFinished(waitForOne: false)
+        while true {
+            lock.lock()
+            if let buffer = free.popLast() {
+                lock.unlock()
+                buffer.reset(role: role)
+                return buffer
+            }
+            lock.unlock()
+            try drainFinished(waitForOne: true)
+        }
+    }
+
+    func submit(_ buffer: BlockBuffer) {
+        lock.lock()
+        pending.append(buffer)
+        inFlight.append(buffer)
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    /// Hands back a buffer that was acquired but will not be submitted.
+    func release(_ buffer: BlockBuffer) {
+        lock.lock()
+        free.append(buffer)
+        lock.unlock()
+    }
+
+    /// Waits for every submitted block and writes it.
+    func finish() throws {
+        while true {
+            lock.lock()
+            let empty = inFlightHead == inFlight.count
+            lock.unlock()
+            if empty { break }
+            try drainFinished(waitForOne: true)
+        }
+        stop()
+    }
+
+    /// Stops the workers; blocks still queued are dropped (used on failure).
+    func stop() {
+        lock.lock()
+        stopping = true
+        lock.broadcast()
+        while running > 0 { lock.wait() }
+        lock.unlock()
+    }
+
+    private func drainFinished(waitForOne: Bool) throws {
+        var mustWait = waitForOne
+        while true {
+            lock.lock()
+            while mustWait && inFlightHead < inFlight.count && !inFlight[inFlightHead].isDone {
+                lock.wait()
+            }
+            guard inFlightHead < inFlight.count, inFlight[inFlightHead].isDone else {
+                lock.unlock()
+                return
+            }
+            let buffer = inFlight[inFlightHead]
+            inFlightHead += 1
+            if inFlightHead > 1024 {
+                inFlight.removeFirst(inFlightHead)
+                inFlightHead = 0
+            }
+            lock.unlock()
+            mustWait = false
+
+            defer { release(buffer) }
+            guard buffer.status >= 0 else {
+                throw KsqshError(.internalError, "compressing a block failed: \(SquashFSStatus.describe(buffer.status))")
+            }
+            try complete(buffer)
+        }
+    }
+
+    private func work(with compressor: Compressor) {
+        while true {
+            lock.lock()
+            while pendingHead == pending.count && !stopping { lock.wait() }
+            if stopping {
+                running -= 1
+                lock.broadcast()
+                lock.unlock()
+                return
+            }
+            let buffer = pending[pendingHead]
+            pendingHead += 1
+            if pendingHead > 1024 {
+                pending.removeFirst(pendingHead)
+                pendingHead = 0
+            }
+            lock.unlock()
+
+            compress(buffer, with: compressor)
+
+            lock.lock()
+            buffer.isDone = true
+            lock.broadcast()
+            lock.unlock()
+        }
+    }
+
+    private func compress(_ buffer: BlockBuffer, with compressor: Compressor) {
+        let data = buffer.filled
+        if case .data = buffer.role, BlockHash.isZero(data) {
+            buffer.isSparse = true
+            return
+        }
+        buffer.checksum = UInt32(truncatingIfNeeded: BlockHash.hash(data))
+        let result = compressor.process(data, into: buffer.output)
+        if result > 0 {
+            buffer.outputCount = Int(result)
+            buffer.isCompressed = true
+        } else if result < 0 {
+            buffer.status = result
+        }
+    }
+}
+
+/// Compressors are used by exactly one worker thread each.
+private struct UncheckedCompressor: @unchecked Sendable {
+    let compressor: Compressor
+    init(_ compressor: Compressor) { self.compressor = compressor }
+}

@@ -1,0 +1,68 @@
+import SystemPackage
+
+/// Every failure ksqsh reports: what failed, on which path, and what to do.
+///
+/// Each kind has its own exit status (see `exitStatus`), documented in
+/// README.md, so scripts and the portage hooks can tell them apart.
+public struct KsqshError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable {
+        case sourceMissing
+        case sourceNotDirectory
+        case sourceUnreadable
+        case sourceChanged
+        case imageExists
+        case imageDirectoryMissing
+        case imageDirectoryNotWritable
+        case noSpace
+        case writeFailed
+        case unsupportedCompression
+        case imageUnreadable
+        case imageCorrupt
+        case imageDiffers
+        case deleteFailed
+        case internalError
+    }
+
+    public let kind: Kind
+    public let path: FilePath?
+    public let message: String
+    public let errno: Errno?
+
+    public init(_ kind: Kind, path: FilePath? = nil, _ message: String, errno: Errno? = nil) {
+        self.kind = kind
+        self.path = path
+        self.message = message
+        self.errno = errno
+    }
+
+    /// One line: "PATH: what happened (errno text)".
+    public var description: String {
+        var line = ""
+        if let path { line += "\(path): " }
+        line += message
+        if let errno { line += " (\(errno.description))" }
+        return line
+    }
+
+    /// The process exit status for this kind of failure. 64 is left to usage
+    /// errors (swift-argument-parser), 1 to anything unforeseen.
+    public var exitStatus: Int32 {
+        switch kind {
+        case .sourceMissing: 10
+        case .sourceNotDirectory: 11
+        case .sourceUnreadable: 12
+        case .sourceChanged: 13
+        case .imageExists: 20
+        case .imageDirectoryMissing: 21
+        case .imageDirectoryNotWritable: 22
+        case .noSpace: 23
+        case .writeFailed: 24
+        case .unsupportedCompression: 30
+        case .imageUnreadable: 40
+        case .imageCorrupt: 41
+        case .imageDiffers: 42
+        case .deleteFailed: 50
+        case .internalError: 70
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import SystemPackage
+
+/// Decompresses every file of an image, in parallel, and compares each byte
+/// with the source file when there is one. Files are taken in the order
+/// their data lies in the image, in one contiguous run per thread, so each
+/// fragment block is decompressed about once.
+final class ContentCheck: @unchecked Sendable {
+    private let image: ImageReader
+    private let tree: SourceTree?
+    private let files: [FileToCheck]
+    private let jobs: Int
+    private let lock = NSLock()
+    private var differences: [String] = []
+    private var differenceCount = 0
+    private var failure: Error?
+    private(set) var bytesChecked: UInt64 = 0
+
+    init(image: ImageReader, tree: SourceTree?, files: [FileToCheck], jobs: Int) {
+        self.image = image
+        self.tree = tree
+        self.jobs = max(1, min(jobs, files.count))
+        self.files = files.sorted { a, b in
+            let left = a.image.dataPosition
+            let right = b.image.dataPosition
+            return (left.fragment, left.blocks) < (right.fragment, right.blocks)
+        }
+    }
+
+    func run() throws {
+        let chunks = chunksByBytes(count: jobs * 4)
+        DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
+            do {
+                try check(files[chunks[index]])
+            } catch {
+                lock.withLock { if failure == nil { failure = error } }
+            }
+        }
+        if let failure { throw failure }
+        guard differenceCount > 0 else { return }
+        var message = tree.map { "content differs from \($0.path) in \(differenceCount) file\(differenceCount == 1 ? "" : "s")" }
+            ?? "data of \(differenceCount) file\(differenceCount == 1 ? " is" : "s are") damaged"
+        message += differences.map { "\n  \($0)" }.joined()
+        if differenceCount > differences.count { message += "\n  … and \(differenceCount - differences.count) more" }
+        throw KsqshError(tree == nil ? .imageCorrupt : .imageDiffers, path: image.path, message)
+    }
+
+    /// Contiguous runs of files holding about the same number of bytes, so
+    /// threads finish together (a few per thread, for the pool to balance).
+    private func chunksByBytes(count: Int) -> [Range<Int>] {
+        let total = files.reduce(UInt64(0)) { $0 + $1.image.fileSize }
+        let target = max(total / UInt64(max(count, 1)), 1)
+        var chunks: [Range<Int>] = []
+        var start = 0
+        var bytes: UInt64 = 0
+        for (index, file) in files.enumerated() {
+            bytes += file.image.fileSize
+            if bytes >= target {
+                chunks.append(start..<index + 1)
+                start = index + 1
+                bytes = 0
+            }
+        }
+        if start < files.count { chunks.append(start..<files.count) }
+        return chunks
+    }
+
+    private func note(_ path: String, _ what: String) {
+        lock.withLock {
+            differenceCount += 1
+            if differences.count < Verifier.reportLimit { differences.append("\(path): \(what)") }
+        }
+    }
+
+    private func check(_ slice: ArraySlice<FileToCheck>) throws {
+        let reader = try image.makeDataReader()
+        let chunk = Int(image.superBlock.block_size)
+        let fromImage = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        let fromSource = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        defer {
+            fromImage.deallocate()
+            fromSource.deallocate()
+        }
+        var checked: UInt64 = 0
+        for file in slice {
+            let source = try file.source.map { node in try SourceFileReader(node, in: tree!) }
+            let size = file.image.fileSize
+            var offset: UInt64 = 0
+            while offset < size {
+                let count = Int(min(UInt64(chunk), size - offset))
+                let imageBytes = UnsafeMutableRawBufferPointer(rebasing: fromImage[0..<count])
+                let got = reader.read(file.image.inode, at: offset, into: imageBytes)
+                guard got == Int32(count) else {
+                    note(file.path, got < 0 ? "data cannot be read: \(SquashFSStatus.describe(got))" : "data ends early at byte \(offset + UInt64(max(got, 0)))")
+                    break
+                }
+                if let source {
+                    let sourceBytes = UnsafeMutableRawBufferPointer(rebasing: fromSource[0..<count])
+                    try source.read(into: sourceBytes, at: offset)
+                    if memcmp(imageBytes.baseAddress!, sourceBytes.baseAddress!, count) != 0 {
+                        note(file.path, "content differs in bytes \(offset)–\(offset + UInt64(count) - 1)")
+                        break
+                    }
+                }
+                offset += UInt64(count)
+            }
+            checked += offset
+        }
+        lock.withLock { bytesChecked += checked }
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import KernelSquash
+import SystemPackage
+
+struct SquashCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "squash",
+        abstract: "Pack a directory into a squashfs image.",
+        discussion: """
+            Writes IMAGE atomically: it appears only when complete. Ownership is \
+            recorded as root:root unless --keep-owner. The same tree always gives \
+            the same bytes (the image time is SOURCE_DATE_EPOCH, else the newest mtime).
+            """
+    )
+
+    @Argument(help: "The directory to pack.")
+    var source: String
+
+    @Argument(help: "The image file to create.")
+    var image: String
+
+    @Option(help: "Data block size, a power of two from 4K to 1M.")
+    var blockSize = "1M"
+
+    @Option(help: "Compressor: \(Compression.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var compression = "xz"
+
+    @Option(help: "Compression threads (default: all cores).")
+    var jobs: Int = SquashOptions.availableCores
+
+    @Flag(help: "Record the files' owners instead of root:root.")
+    var keepOwner = false
+
+    @Flag(help: "Read the image back and compare it with the source before naming it.")
+    var verify = false
+
+    @Flag(help: "After a successful verify, delete the source's contents (the directory itself stays).")
+    var deleteSource = false
+
+    @Flag(help: "Replace IMAGE if it exists.")
+    var force = false
+
+    @Flag(help: "No progress and no summary.")
+    var quiet = false
+
+    func validate() throws {
+        guard let size = SquashOptions.parseSize(blockSize), SquashOptions.isValidBlockSize(size) else {
+            throw ValidationError("--block-size must be a power of two from 4K to 1M, not '\(blockSize)'")
+        }
+        guard Compression(rawValue: compression) != nil else {
+            throw ValidationError("unknown compressor '\(compression)'; choose one of \(Compression.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() throws {
+        var squash = Squash(source: FilePath(source), image: FilePath(image))
+        squash.options.blockSize = SquashOptions.parseSize(blockSize)!
+        squash.options.compression = Compression(rawValue: compression)!
+        squash.options.jobs = jobs
+        squash.options.keepOwner = keepOwner
+        squash.verify = verify
+        squash.deleteSource = deleteSource
+        squash.force = force
+        squash.quiet = quiet
+
+        let result = try reportingErrors { try squash.run() }
+        guard !quiet else { return }
+        let summary = result.summary
+        var line = "\(image): \(summary.entries) entries, \(formatMegabytes(summary.inputBytes)) → \(formatMegabytes(summary.imageBytes))"
+        if summary.inputBytes > 0 {
+            line += String(format: " (%.1f%%)", Double(summary.imageBytes) * 100 / Double(summary.inputBytes))
+        }
+        if result.verified != nil { line += ", verified" }
+        if deleteSource { line += ", source emptied" }
+        line += String(format: ", %.1f s", result.seconds)
+        print(line)
+    }
+}
