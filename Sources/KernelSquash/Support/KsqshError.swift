@@ -20,6 +20,14 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         case imageCorrupt
         case imageDiffers
         case deleteFailed
+        case notRoot
+        case kernelLacksSupport
+        case mountFailed
+        case mountPointOccupied
+        case mountBusy
+        case kernelVersionUnknown
+        case pathRefused
+        case buildFailed
         case internalError
     }
 
@@ -62,6 +70,14 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         case .imageCorrupt: 41
         case .imageDiffers: 42
         case .deleteFailed: 50
+        case .notRoot: 60
+        case .kernelLacksSupport: 61
+        case .mountFailed: 62
+        case .mountPointOccupied: 63
+        case .mountBusy: 65
+        case .kernelVersionUnknown: 66
+        case .pathRefused: 67
+        case .buildFailed: 68
         case .internalError: 70
         }
     }

@@ -1,0 +1,81 @@
+import Glibc
+import SystemPackage
+
+/// `ksqsh prepare`: the out-of-tree build dir for a mounted image,
+/// configured by the kernel's own make.
+public struct Prepare {
+    public var layout: KernelLayout
+    public var config: FilePath?
+    public var modules = false
+    public var symlink = false
+    /// Where the running kernel's config is read from (tests point elsewhere).
+    public var runningKernelConfig: FilePath = "/proc/config.gz"
+
+    public init(layout: KernelLayout) { self.layout = layout }
+
+    public struct Report: Sendable {
+        public var configSource: ConfigSource
+        public var mounted: LoopMount.Outcome?
+    }
+
+    public func run() throws -> Report {
+        let mounted = try mountSources()
+        try createBuildDirectory()
+        var chain = ConfigChain(layout: layout, given: config)
+        chain.runningKernelConfig = runningKernelConfig
+        let source = chain.choose()
+        let make = KernelMake(sources: layout.mountPoint, build: layout.buildDirectory)
+        let target = layout.buildDirectory.appending(".config")
+
+        switch source {
+        case .existing:
+            try make.run("olddefconfig")
+        case .given(let path), .saved(let path), .otherVersion(let path, _):
+            try writeAtomically(try readFileBytes(path), to: target)
+            try make.run("olddefconfig")
+        case .runningKernel(let path):
+            try decompress(path, to: target)
+            try make.run("olddefconfig")
+        case .defconfig:
+            try make.run("defconfig")
+        }
+        if modules { try make.run("modules_prepare") }
+        if symlink { try KernelSymlink.point(layout.symlink, at: layout.buildDirectory.lastComponent!.string) }
+        return Report(configSource: source, mounted: mounted)
+    }
+
+    /// Sources come from the mounted image; without an image, an unpacked
+    /// tree at the mount point serves as it is.
+    private func mountSources() throws -> LoopMount.Outcome? {
+        if isRegularFile(layout.image) { return try KernelMounts.mount(layout) }
+        guard isRegularFile(layout.mountPoint.appending("Makefile")) else {
+            throw KsqshError(.mountFailed, path: layout.image, "no image and no kernel sources for \(layout.version)")
+        }
+        return nil
+    }
+
+    private func createBuildDirectory() throws {
+        let path = layout.buildDirectory
+        var info = stat()
+        if lstat(path.string, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw KsqshError(.pathRefused, path: path, "build dir is a symlink or file, not a directory; move it away")
+            }
+            return
+        }
+        guard mkdir(path.string, 0o755) == 0 else {
+            throw KsqshError(.writeFailed, path: path, "cannot create the build dir", errno: Errno(rawValue: errno))
+        }
+    }
+
+    private func decompress(_ compressed: FilePath, to target: FilePath) throws {
+        let temporary = target.removingLastComponent().appending(".config.ksqsh-gz")
+        let descriptor = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        defer { try? descriptor.close() }
+        let status = try ChildProcess(executable: "gzip", arguments: ["-dc", compressed.string], standardOutput: descriptor).run()
+        guard status == 0, rename(temporary.string, target.string) == 0 else {
+            unlink(temporary.string)
+            throw KsqshError(.buildFailed, path: compressed, "cannot decompress the running kernel's config")
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Glibc
+import SystemPackage
+
+/// A process that keeps a mount busy, found the way fuser -m does: its
+/// working directory, root, executable, open files or mapped files lie
+/// under the mount point.
+public struct BusyProcess: Sendable, CustomStringConvertible {
+    public let pid: Int32
+    public let command: String
+    public var description: String { "\(command) (pid \(pid))" }
+}
+
+public enum BusyProcesses {
+    public static func holding(_ mountPoint: FilePath) -> [BusyProcess] {
+        let base = canonicalPath(mountPoint).string
+        guard let proc = opendir("/proc") else { return [] }
+        defer { closedir(proc) }
+        var found: [BusyProcess] = []
+        while let entry = readdir(proc) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            guard let pid = Int32(name), pid != getpid() else { continue }
+            if uses(pid: pid, below: base) {
+                let command = (try? readSmallFile(FilePath("/proc/\(pid)/comm")))?.trimmingNewline ?? "?"
+                found.append(BusyProcess(pid: pid, command: command))
+            }
+        }
+        return found.sorted { $0.pid < $1.pid }
+    }
+
+    private static func uses(pid: Int32, below base: String) -> Bool {
+        func isBelow(_ path: String?) -> Bool {
+            guard let path else { return false }
+            return path == base || path.hasPrefix(base + "/")
+        }
+        for link in ["cwd", "root", "exe"] where isBelow(MountEnvironment.linkTarget("/proc/\(pid)/\(link)")) {
+            return true
+        }
+        if let fds = opendir("/proc/\(pid)/fd") {
+            defer { closedir(fds) }
+            while let entry = readdir(fds) {
+                let fd = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+                if fd != ".", fd != "..", isBelow(MountEnvironment.linkTarget("/proc/\(pid)/fd/\(fd)")) { return true }
+            }
+        }
+        if let maps = try? readSmallFile(FilePath("/proc/\(pid)/maps"), limit: 4 << 20) {
+            for line in maps.split(separator: "\n") {
+                if let slash = line.firstIndex(of: "/"), isBelow(String(line[slash...])) { return true }
+            }
+        }
+        return false
+    }
+}
+
+extension String {
+    var trimmingNewline: String { hasSuffix("\n") ? String(dropLast()) : self }
+}

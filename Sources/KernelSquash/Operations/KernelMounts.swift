@@ -1,0 +1,73 @@
+import Glibc
+import SystemPackage
+
+/// Mounting and unmounting kernel images by version.
+public enum KernelMounts {
+    /// Mounts linux-KV.sqfs at linux-KV. Refuses to mount over a directory
+    /// that has content (an unpacked tree from before ksqsh: `ksqsh adopt` it).
+    @discardableResult
+    public static func mount(_ layout: KernelLayout) throws -> LoopMount.Outcome {
+        var info = stat()
+        guard stat(layout.image.string, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw KsqshError(.mountFailed, path: layout.image, "no image for \(layout.version); squash the sources first (ksqsh squash or ksqsh adopt)")
+        }
+        if try MountTable.current().mount(at: layout.mountPoint) == nil, hasContent(layout.mountPoint) {
+            throw KsqshError(
+                .mountPointOccupied, path: layout.mountPoint,
+                "holds unpacked sources; mounting would hide them. Turn them into the image with: ksqsh adopt --kernel \(layout.version)")
+        }
+        return try LoopMount.mount(image: layout.image, at: layout.mountPoint)
+    }
+
+    /// Unmounts linux-KV and removes the mount point if it is empty.
+    @discardableResult
+    public static func unmount(_ layout: KernelLayout, lazy: Bool = false) throws -> Bool {
+        let unmounted = try LoopMount.unmount(layout.mountPoint, lazy: lazy)
+        if try MountTable.current().mount(at: layout.mountPoint) == nil {
+            rmdir(layout.mountPoint.string)  // only succeeds when empty: never removes sources
+        }
+        return unmounted
+    }
+
+    public struct Attempt: Sendable {
+        public let version: KernelVersion
+        public let result: Result<Bool, KsqshError>
+    }
+
+    /// `mount --all`: every image under EROOT/usr/src. One failure does not
+    /// stop the others (this runs at boot).
+    public static func mountAll(eroot: FilePath) -> [Attempt] {
+        KernelInventory(eroot: eroot).images.sorted().map { version in
+            Attempt(version: version, result: Result { try mount(KernelLayout(eroot: eroot, version: version)) == .mounted }.mapKsqshError())
+        }
+    }
+
+    /// `umount --all`: every kernel mount under EROOT/usr/src.
+    public static func unmountAll(eroot: FilePath, lazy: Bool) -> [Attempt] {
+        let inventory = KernelInventory(eroot: eroot)
+        let table = (try? MountTable.current()) ?? MountTable(entries: [])
+        return inventory.sourceDirectories.sorted().compactMap { version in
+            let layout = KernelLayout(eroot: eroot, version: version)
+            guard let entry = table.mount(at: layout.mountPoint), entry.fileSystem == "squashfs" else { return nil }
+            return Attempt(version: version, result: Result { try unmount(layout, lazy: lazy) }.mapKsqshError())
+        }
+    }
+
+    static func hasContent(_ directory: FilePath) -> Bool {
+        guard let stream = opendir(directory.string) else { return false }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name != "." && name != ".." { return true }
+        }
+        return false
+    }
+}
+
+extension Result where Failure == any Error {
+    func mapKsqshError() -> Result<Success, KsqshError> {
+        mapError { error in
+            (error as? KsqshError) ?? KsqshError(.internalError, "\(error)")
+        }
+    }
+}

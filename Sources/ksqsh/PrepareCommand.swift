@@ -1,0 +1,39 @@
+import ArgumentParser
+import KernelSquash
+import SystemPackage
+
+struct PrepareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prepare",
+        abstract: "Mount the sources and configure the build dir /usr/src/build-KV.",
+        discussion: """
+            Runs the kernel's own 'make O=build-KV olddefconfig' (ARCH unset). The \
+            config comes from the first of: --config FILE; the build dir's .config \
+            (never overwritten); the saved /etc/kernels/kernel-config-KV; the newest \
+            config of another version; /proc/config.gz; else make defconfig.
+            """
+    )
+
+    @OptionGroup var kernel: KernelOptions
+
+    @Option(help: "Start from this config file.")
+    var config: String?
+
+    @Flag(help: "Also run 'make modules_prepare', for out-of-tree modules (zfs-kmod, nvidia-drivers).")
+    var modules = false
+
+    @Flag(help: "Point ROOT/usr/src/linux at the build dir.")
+    var symlink = false
+
+    func run() throws {
+        let report = try reportingErrors {
+            var prepare = Prepare(layout: try kernel.layout())
+            prepare.config = config.map { FilePath($0) }
+            prepare.modules = modules
+            prepare.symlink = symlink
+            return (prepare.layout, try prepare.run())
+        }
+        print("\(report.0.buildDirectory): configured from \(report.1.configSource)\(modules ? ", modules prepared" : "")")
+        if symlink { print("\(report.0.symlink) -> \(report.0.buildDirectory.lastComponent!)") }
+    }
+}
