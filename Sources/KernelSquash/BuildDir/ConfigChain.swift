@@ -68,25 +68,3 @@ public struct ConfigChain: Sendable {
         return candidates.max { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 }
-
-func isRegularFile(_ path: FilePath) -> Bool {
-    var info = stat()
-    return stat(path.string, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
-}
-
-func isDirectory(_ path: FilePath, followingSymlinks: Bool = false) -> Bool {
-    var info = stat()
-    let status = followingSymlinks ? stat(path.string, &info) : lstat(path.string, &info)
-    return status == 0 && info.st_mode & S_IFMT == S_IFDIR
-}
-
-func directoryNames(_ directory: FilePath) -> [String] {
-    guard let stream = opendir(directory.string) else { return [] }
-    defer { closedir(stream) }
-    var names: [String] = []
-    while let entry = readdir(stream) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names
-}

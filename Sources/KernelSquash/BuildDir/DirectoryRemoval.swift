@@ -24,8 +24,8 @@ enum DirectoryRemoval {
         guard let stream = fdopendir(dup(fd)) else { throw KsqshError(.deleteFailed, path: path, "cannot list", errno: Errno(rawValue: errno)) }
         defer { closedir(stream) }
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            let name = entryName(entry)
+            if isDotOrDotDot(name) { continue }
             let child = path.appending(String(decoding: name, as: UTF8.self))
             var info = stat()
             guard fstatat(fd, name.cString, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }

@@ -12,10 +12,10 @@ import Foundation
 final class CompressionPipeline: @unchecked Sendable {
     private let lock = NSCondition()
     private var free: [BlockBuffer]
-    private var pending: [BlockBuffer] = []
-    private var pendingHead = 0
-    private var inFlight: [BlockBuffer] = []
-    private var inFlightHead = 0
+    /// Submitted, not yet taken by a worker.
+    private var pending = FIFO<BlockBuffer>()
+    /// Submitted, not yet written: in submission order.
+    private var inFlight = FIFO<BlockBuffer>()
     private var stopping = false
     private var workers: [Thread] = []
     private var running = 0
@@ -66,8 +66,8 @@ final class CompressionPipeline: @unchecked Sendable {
 
     func submit(_ buffer: BlockBuffer) {
         lock.lock()
-        pending.append(buffer)
-        inFlight.append(buffer)
+        pending.push(buffer)
+        inFlight.push(buffer)
         lock.broadcast()
         lock.unlock()
     }
@@ -83,7 +83,7 @@ final class CompressionPipeline: @unchecked Sendable {
     func finish() throws {
         while true {
             lock.lock()
-            let empty = inFlightHead == inFlight.count
+            let empty = inFlight.isEmpty
             lock.unlock()
             if empty { break }
             try drainFinished(waitForOne: true)
@@ -104,19 +104,14 @@ final class CompressionPipeline: @unchecked Sendable {
         var mustWait = waitForOne
         while true {
             lock.lock()
-            while mustWait && inFlightHead < inFlight.count && !inFlight[inFlightHead].isDone {
+            while mustWait, let oldest = inFlight.first, !oldest.isDone {
                 lock.wait()
             }
-            guard inFlightHead < inFlight.count, inFlight[inFlightHead].isDone else {
+            guard let oldest = inFlight.first, oldest.isDone else {
                 lock.unlock()
                 return
             }
-            let buffer = inFlight[inFlightHead]
-            inFlightHead += 1
-            if inFlightHead > 1024 {
-                inFlight.removeFirst(inFlightHead)
-                inFlightHead = 0
-            }
+            let buffer = inFlight.pop()!
             lock.unlock()
             mustWait = false
 
@@ -131,19 +126,14 @@ final class CompressionPipeline: @unchecked Sendable {
     private func work(with compressor: Compressor) {
         while true {
             lock.lock()
-            while pendingHead == pending.count && !stopping { lock.wait() }
+            while pending.isEmpty && !stopping { lock.wait() }
             if stopping {
                 running -= 1
                 lock.broadcast()
                 lock.unlock()
                 return
             }
-            let buffer = pending[pendingHead]
-            pendingHead += 1
-            if pendingHead > 1024 {
-                pending.removeFirst(pendingHead)
-                pendingHead = 0
-            }
+            let buffer = pending.pop()!
             lock.unlock()
 
             compress(buffer, with: compressor)
@@ -176,4 +166,26 @@ final class CompressionPipeline: @unchecked Sendable {
 private struct UncheckedCompressor: @unchecked Sendable {
     let compressor: Compressor
     init(_ compressor: Compressor) { self.compressor = compressor }
+}
+
+/// A first-in, first-out queue with O(1) pop (Array.removeFirst is O(n)).
+struct FIFO<Element> {
+    private var items: [Element] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+    var first: Element? { isEmpty ? nil : items[head] }
+
+    mutating func push(_ item: Element) { items.append(item) }
+
+    mutating func pop() -> Element? {
+        guard !isEmpty else { return nil }
+        let item = items[head]
+        head += 1
+        if head >= 1024 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return item
+    }
 }

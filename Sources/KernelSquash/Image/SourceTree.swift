@@ -107,10 +107,8 @@ public final class SourceTree {
                 }
                 break
             }
-            let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
-                Array(raw.prefix(while: { $0 != 0 }))
-            }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            let name = entryName(entry)
+            if isDotOrDotDot(name) { continue }
             children.append(try scanEntry(named: name, in: directory, directoryFD: dirfd(stream), scan: &scan))
         }
         children.sort { $0.name.lexicographicallyPrecedes($1.name) }

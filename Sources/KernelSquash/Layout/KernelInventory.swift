@@ -50,16 +50,6 @@ public struct KernelInventory: Sendable {
 
     /// Names in a directory with whether each is a real directory (symlinks are not).
     private static func entries(of directory: FilePath) -> [(String, Bool)] {
-        guard let stream = opendir(directory.string) else { return [] }
-        defer { closedir(stream) }
-        var result: [(String, Bool)] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            guard name != ".", name != ".." else { continue }
-            var info = stat()
-            guard fstatat(dirfd(stream), name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-            result.append((name, info.st_mode & S_IFMT == S_IFDIR))
-        }
-        return result
+        directoryNames(directory).map { ($0, isDirectory(directory.appending($0))) }
     }
 }

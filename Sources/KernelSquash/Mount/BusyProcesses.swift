@@ -13,11 +13,8 @@ public struct BusyProcess: Sendable, CustomStringConvertible {
 public enum BusyProcesses {
     public static func holding(_ mountPoint: FilePath) -> [BusyProcess] {
         let base = canonicalPath(mountPoint).string
-        guard let proc = opendir("/proc") else { return [] }
-        defer { closedir(proc) }
         var found: [BusyProcess] = []
-        while let entry = readdir(proc) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        for name in directoryNames("/proc") {
             guard let pid = Int32(name), pid != getpid() else { continue }
             if uses(pid: pid, below: base) {
                 let command = (try? readSmallFile(FilePath("/proc/\(pid)/comm")))?.trimmingNewline ?? "?"
@@ -35,12 +32,8 @@ public enum BusyProcesses {
         for link in ["cwd", "root", "exe"] where isBelow(MountEnvironment.linkTarget("/proc/\(pid)/\(link)")) {
             return true
         }
-        if let fds = opendir("/proc/\(pid)/fd") {
-            defer { closedir(fds) }
-            while let entry = readdir(fds) {
-                let fd = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-                if fd != ".", fd != "..", isBelow(MountEnvironment.linkTarget("/proc/\(pid)/fd/\(fd)")) { return true }
-            }
+        for fd in directoryNames(FilePath("/proc/\(pid)/fd")) where isBelow(MountEnvironment.linkTarget("/proc/\(pid)/fd/\(fd)")) {
+            return true
         }
         if let maps = try? readSmallFile(FilePath("/proc/\(pid)/maps"), limit: 4 << 20) {
             for line in maps.split(separator: "\n") {

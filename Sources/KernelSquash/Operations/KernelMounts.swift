@@ -53,14 +53,9 @@ public enum KernelMounts {
         }
     }
 
+    /// A directory with anything in it (an unpacked tree, not a mount point).
     static func hasContent(_ directory: FilePath) -> Bool {
-        guard let stream = opendir(directory.string) else { return false }
-        defer { closedir(stream) }
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            if name != "." && name != ".." { return true }
-        }
-        return false
+        !directoryNames(directory).isEmpty
     }
 }
 
