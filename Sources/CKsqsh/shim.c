@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <sqfs/block.h>
+#include <sqfs/compressor.h>
 #include <sqfs/error.h>
 
 sqfs_inode_generic_t *ksqsh_inode_alloc(size_t payload_bytes)
@@ -198,4 +199,62 @@ int ksqsh_available_cpus(void)
 	}
 	count = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	return count > 0 ? count : 1;
+}
+
+typedef struct {
+	sqfs_compressor_t base;
+	sqfs_compressor_t *inner;
+} never_grow_t;
+
+static void never_grow_get_configuration(const sqfs_compressor_t *base, sqfs_compressor_config_t *cfg)
+{
+	const never_grow_t *wrapper = (const never_grow_t *)base;
+	wrapper->inner->get_configuration(wrapper->inner, cfg);
+}
+
+static int never_grow_write_options(sqfs_compressor_t *base, sqfs_file_t *file)
+{
+	never_grow_t *wrapper = (never_grow_t *)base;
+	return wrapper->inner->write_options(wrapper->inner, file);
+}
+
+static int never_grow_read_options(sqfs_compressor_t *base, sqfs_file_t *file)
+{
+	never_grow_t *wrapper = (never_grow_t *)base;
+	return wrapper->inner->read_options(wrapper->inner, file);
+}
+
+static sqfs_s32 never_grow_do_block(sqfs_compressor_t *base, const sqfs_u8 *in, sqfs_u32 size, sqfs_u8 *out, sqfs_u32 outsize)
+{
+	never_grow_t *wrapper = (never_grow_t *)base;
+	sqfs_s32 ret = wrapper->inner->do_block(wrapper->inner, in, size, out, outsize);
+
+	return (ret > 0 && (sqfs_u32)ret >= size) ? 0 : ret;
+}
+
+static void never_grow_destroy(sqfs_object_t *base)
+{
+	never_grow_t *wrapper = (never_grow_t *)base;
+	sqfs_destroy(wrapper->inner);
+	free(wrapper);
+}
+
+sqfs_compressor_t *ksqsh_compressor_never_grow(sqfs_compressor_t *inner)
+{
+	never_grow_t *wrapper = calloc(1, sizeof(*wrapper));
+
+	if (wrapper == NULL)
+		return NULL;
+	wrapper->inner = inner;
+	wrapper->base.get_configuration = never_grow_get_configuration;
+	wrapper->base.write_options = never_grow_write_options;
+	wrapper->base.read_options = never_grow_read_options;
+	wrapper->base.do_block = never_grow_do_block;
+	((sqfs_object_t *)wrapper)->destroy = never_grow_destroy;
+	return (sqfs_compressor_t *)wrapper;
+}
+
+off_t ksqsh_seek_data(int fd, off_t offset)
+{
+	return lseek(fd, offset, SEEK_DATA);
 }

@@ -49,3 +49,13 @@ int ksqsh_open_unnamed(const char *directory, mode_t mode);
 int ksqsh_link_unnamed(int fd, const char *target);
 /* CPUs this process may run on (sched_getaffinity), at least 1. */
 int ksqsh_available_cpus(void);
+
+/* Wraps a compressing sqfs_compressor_t so that a block that does not get
+   smaller is reported as "store uncompressed" (0). libsquashfs 1.2's lz4
+   returns the grown size instead, which unsquashfs 4.5 cannot read back.
+   The wrapper owns `inner`. Never wrap a decompressor. */
+sqfs_compressor_t *ksqsh_compressor_never_grow(sqfs_compressor_t *inner);
+
+/* lseek(fd, offset, SEEK_DATA): the next offset holding data, or -1 with
+   errno ENXIO when only a hole follows (SEEK_DATA needs _GNU_SOURCE). */
+off_t ksqsh_seek_data(int fd, off_t offset);

@@ -147,6 +147,7 @@ final class CompressionPipeline: @unchecked Sendable {
 
     private func compress(_ buffer: BlockBuffer, with compressor: Compressor) {
         let data = buffer.filled
+        if buffer.isSparse { return }
         if case .data = buffer.role, BlockHash.isZero(data) {
             buffer.isSparse = true
             return

@@ -83,13 +83,18 @@ final class DataWriter {
         for index in 0..<fullBlocks {
             let role = BlockRole.data(file: number, index: index, first: index == 0, last: index == fullBlocks - 1)
             let buffer = try pipeline.acquire(for: role)
+            buffer.count = blockSize
+            if reader.mayHaveHoles && reader.isHole(at: UInt64(index * blockSize), length: blockSize) {
+                buffer.isSparse = true  // a hole reads as zeros: nothing to read or compress
+                pipeline.submit(buffer)
+                continue
+            }
             do {
                 try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer.input[0..<blockSize]), at: UInt64(index * blockSize))
             } catch {
                 pipeline.release(buffer)
                 throw error
             }
-            buffer.count = blockSize
             pipeline.submit(buffer)
         }
         let tailSize = size - fullBlocks * blockSize

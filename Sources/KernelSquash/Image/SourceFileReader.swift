@@ -1,3 +1,4 @@
+import CKsqsh
 import Glibc
 import SystemPackage
 
@@ -49,6 +50,17 @@ final class SourceFileReader {
             }
             done += got
         }
+    }
+
+    /// Whether the file has holes at all (fewer blocks allocated than its size).
+    var mayHaveHoles: Bool { Int64(before.st_blocks) * 512 < Int64(before.st_size) }
+
+    /// Whether `length` bytes at `offset` are all hole, so they read as
+    /// zeros without reading them (SEEK_DATA finds the next data).
+    func isHole(at offset: UInt64, length: Int) -> Bool {
+        let next = ksqsh_seek_data(fd, off_t(offset))
+        if next < 0 { return Glibc.errno == ENXIO }
+        return UInt64(next) >= offset + UInt64(length)
     }
 
     /// Confirms the file was not modified while it was read.

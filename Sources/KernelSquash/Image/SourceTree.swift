@@ -26,6 +26,7 @@ public final class SourceTree {
             }
             root = TreeNode(name: [], parent: nil, stat: info)
             var scan = Scan()
+            scan.newestMtime = root.mtime
             try scanDirectory(root, descriptor: fd, scan: &scan)
             SourceTree.assignHardLinkLeaders(root, linked: Set(scan.linkedInodes))
             entryCount = scan.entries

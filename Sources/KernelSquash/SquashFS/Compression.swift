@@ -1,3 +1,4 @@
+import CKsqsh
 import CSquashFS
 
 /// The compressors a squashfs image may use, by the names mksquashfs uses.
@@ -53,7 +54,16 @@ final class Compressor {
                 "compression \(compression.rawValue) is not supported by libsquashfs on this system (\(SquashFSStatus.describe(status)))"
             )
         }
-        handle = created
+        // A compressing block that grows must be stored as it is; decompressors are used as they are.
+        let decompressing = config.flags & UInt16(SQFS_COMP_FLAG_UNCOMPRESS.rawValue) != 0
+        if decompressing {
+            handle = created
+        } else if let wrapped = ksqsh_compressor_never_grow(created) {
+            handle = wrapped
+        } else {
+            sqfs_destroy(created)
+            throw KsqshError(.internalError, "out of memory creating a compressor")
+        }
         self.compression = compression
     }
 

@@ -88,6 +88,13 @@ final class ContentCheck: @unchecked Sendable {
             var offset: UInt64 = 0
             while offset < size {
                 let count = Int(min(UInt64(chunk), size - offset))
+                // A sparse block in the image over a hole in the source: equal, nothing to read.
+                if file.image.isSparseBlock(Int(offset / UInt64(chunk))), source?.mayHaveHoles ?? true,
+                    source?.isHole(at: offset, length: count) ?? true
+                {
+                    offset += UInt64(count)
+                    continue
+                }
                 let imageBytes = UnsafeMutableRawBufferPointer(rebasing: fromImage[0..<count])
                 let got = reader.read(file.image.inode, at: offset, into: imageBytes)
                 guard got == Int32(count) else {

@@ -58,6 +58,11 @@ struct ImageEntry {
         return (index, start)
     }
 
+    /// Whether full block `index` of a file is stored as a hole (size word 0).
+    func isSparseBlock(_ index: Int) -> Bool {
+        index < ksqsh_inode_block_count(inode) && ksqsh_inode_block_sizes(inode)[index] == 0
+    }
+
     var symlinkTarget: [UInt8] {
         let size =
             inode.pointee.base.type == UInt16(SQFS_INODE_SLINK.rawValue)

@@ -27,7 +27,7 @@ final class ImageReader {
         }
         self.compression = compression
         guard superBlock.bytes_used <= file.size else {
-            throw KsqshError(.imageCorrupt, path: path, "image is truncated: super block says \(superBlock.bytes_used) bytes, file has \(file.size)")
+            throw KsqshError(.imageUnreadable, path: path, "image is truncated: super block says \(superBlock.bytes_used) bytes, file has \(file.size)")
         }
         compressor = try ImageReader.decompressor(compression, superBlock: superBlock, file: file, path: path)
 
