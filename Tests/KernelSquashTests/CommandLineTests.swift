@@ -1,0 +1,162 @@
+import Glibc
+import Testing
+
+/// The command line itself: help, usage errors (64), --quiet.
+@Suite("Command line", .timeLimit(.minutes(1)))
+struct CommandLineTests {
+    @Test("The ksqsh binary exists next to the test bundle")
+    func binaryIsBuilt() throws {
+        let binary = try Ksqsh.binary()
+        #expect(FS.exists(binary))
+    }
+
+    @Test("--help names both subcommands and exits 0")
+    func help() throws {
+        let result = try Ksqsh.run(["--help"])
+        expectSuccess(result)
+        #expect(result.stdoutText.contains("squash") && result.stdoutText.contains("verify"), "\(result)")
+        let squashHelp = try Ksqsh.run(["squash", "--help"])
+        expectSuccess(squashHelp)
+        for option in ["--block-size", "--compression", "--jobs", "--keep-owner", "--verify", "--delete-source", "--force", "--quiet"] {
+            #expect(squashHelp.stdoutText.contains(option), "squash --help should document \(option)")
+        }
+    }
+
+    @Test(
+        "Malformed command lines are usage errors (64) and create nothing",
+        arguments: [
+            ["squash"],
+            ["squash", "SRC"],
+            ["squash", "SRC", "IMAGE", "--no-such-option"],
+            ["squash", "SRC", "IMAGE", "--jobs", "many"],
+            ["squash", "SRC", "IMAGE", "--compression"],
+            ["squash", "SRC", "IMAGE", "extra-argument"],
+            ["verify"],
+            ["frobnicate"],
+        ] as [[String]]
+    )
+    func usageErrors(_ arguments: [String]) throws {
+        let work = try Workspace("usage")
+        defer { work.remove() }
+        let fixture = try work.buildFixture(large: false)
+        let before = try Manifest.scan(fixture.root)
+        let resolved = arguments.map { argument -> ByteString in
+            switch argument {
+            case "SRC": fixture.root
+            case "IMAGE": work.image
+            default: ByteString(argument)
+            }
+        }
+        let result = try Ksqsh.run(resolved)
+        #expect(result.exitCode == Ksqsh.Exit.usage, "\(result)")
+        #expect(!result.stderr.isEmpty, "a usage error should explain itself on stderr")
+        #expect(try FS.list(work.imageDirectory).isEmpty)
+        expectUnchanged(fixture.root, before: before)
+    }
+
+    @Test("--quiet prints nothing on success, for squash and verify")
+    func quietIsQuiet() throws {
+        let work = try Workspace("quiet")
+        defer { work.remove() }
+        let fixture = try work.buildFixture(large: false)
+        let squash = try Ksqsh.squash(fixture.root, work.image, quiet: true)
+        expectSuccess(squash)
+        #expect(squash.stdout.isEmpty && squash.stderr.isEmpty, "\(squash)")
+        let verify = try Ksqsh.verify(work.image, against: fixture.root, quiet: true)
+        expectSuccess(verify)
+        #expect(verify.stdout.isEmpty && verify.stderr.isEmpty, "\(verify)")
+    }
+
+    @Test("Without --quiet a squash still succeeds and --verify verifies")
+    func loudSquashWithVerify() throws {
+        let work = try Workspace("loud")
+        defer { work.remove() }
+        let fixture = try work.buildFixture(large: false)
+        let squash = try Ksqsh.squash(fixture.root, work.image, ["--verify"], quiet: false)
+        expectSuccess(squash)
+        expectSuccess(try Ksqsh.verify(work.image, against: fixture.root))
+    }
+}
+
+/// How the data is stored, per the design notes (docs/squashfs.md): duplicate
+/// files once, zero blocks as sparse blocks.
+@Suite("Image layout (design notes)", .timeLimit(.minutes(2)))
+struct ImageLayoutTests {
+    @Test(
+        "A duplicated multi-block incompressible file is stored once",
+        .enabled(if: Requirements.hasRdsquashfs, "needs rdsquashfs (squashfs-tools-ng)")
+    )
+    func duplicateFilesAreStoredOnce() throws {
+        let work = try Workspace("dedup")
+        defer { work.remove() }
+        let source = work.source
+        try FS.mkdir(source)
+        let random = Content.random(3 << 20, seed: 31337)
+        try FS.writeFile(source / "a.bin", random)
+        try FS.mkdir(source / "sub")
+        try FS.writeFile(source / "sub/b.bin", random)
+        try Ksqsh.squashChecked(source, work.image)
+        let superBlock = try SuperBlock(file: work.image)
+        #expect(superBlock.bytesUsed < UInt64(4 << 20), "two copies of 3 MiB of random data take \(superBlock.bytesUsed) bytes: not deduplicated")
+        let a = try Rdsquashfs.stat(work.image, "/a.bin")
+        let b = try Rdsquashfs.stat(work.image, "/sub/b.bin")
+        #expect(a["Blocks start"] != nil && a["Blocks start"] == b["Blocks start"], "a: \(a), b: \(b)")
+        expectSuccess(try Ksqsh.verify(work.image, against: source))
+    }
+
+    @Test(
+        "Zero blocks of a sparse file are stored as sparse blocks",
+        .enabled(if: Requirements.hasRdsquashfs, "needs rdsquashfs (squashfs-tools-ng)")
+    )
+    func holesAreSparse() throws {
+        let work = try Workspace("sparse")
+        defer { work.remove() }
+        let source = work.source
+        try FS.mkdir(source)
+        try FS.writeSparseFile(source / "sparse", size: 64 << 20, chunks: [(0, Content.text(4096, seed: 9)), ((64 << 20) - 3, Array("END".utf8))])
+        try Ksqsh.squashChecked(source, work.image)
+        let stat = try Rdsquashfs.stat(work.image, "/sparse")
+        let sparse = Int(stat["Sparse"] ?? "") ?? 0
+        #expect(sparse >= 60 << 20, "rdsquashfs reports \(sparse) sparse bytes: \(stat)")
+        #expect(try SuperBlock(file: work.image).bytesUsed < UInt64(64 << 10))
+        expectSuccess(try Ksqsh.verify(work.image, against: source))
+    }
+
+    @Test(
+        "A sparse file just over 4 GiB (size beyond 32 bits) round-trips",
+        .enabled(if: Requirements.hasRdsquashfs, "needs rdsquashfs (squashfs-tools-ng)"),
+        .timeLimit(.minutes(2))
+    )
+    func fileLargerThanFourGiB() throws {
+        let work = try Workspace("huge")
+        defer { work.remove() }
+        let source = work.source
+        try FS.mkdir(source)
+        let size = (4 << 30) + 4097
+        let chunks: [(offset: Int, bytes: [UInt8])] = [
+            (0, Array("head".utf8)), ((4 << 30) + 1, Array("past 4 GiB".utf8)), (size - 4, Array("tail".utf8)),
+        ]
+        try FS.writeSparseFile(source / "huge.img", size: size, chunks: chunks)
+        try Ksqsh.squashChecked(source, work.image, timeout: .seconds(100))
+        let stat = try Rdsquashfs.stat(work.image, "/huge.img")
+        #expect(stat["File size"] == "\(size)", "\(stat)")
+        #expect(stat["Inode type"] == "extended file", "sizes beyond 4 GiB need the extended inode: \(stat)")
+        guard Requirements.isRoot, Mounts.canLoopMount else { return }
+        // Spot reads through the kernel (hashing 4 GiB of zeros again would
+        // cost more than the rest of the suite).
+        let mountPoint = work["mnt"]
+        try FS.mkdir(mountPoint)
+        try Mounts.withImage(work.image, at: mountPoint) {
+            let file = mountPoint / "huge.img"
+            #expect(try FS.lstat(file).st_size == size)
+            let fd = file.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+            try #require(fd >= 0)
+            defer { close(fd) }
+            for chunk in chunks + [(offset: 3 << 30, bytes: [UInt8](repeating: 0, count: 4096))] {
+                var buffer = [UInt8](repeating: 0xaa, count: chunk.bytes.count)
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(chunk.offset)) }
+                #expect(n == chunk.bytes.count && buffer == chunk.bytes, "bytes at offset \(chunk.offset)")
+            }
+        }
+    }
+}
