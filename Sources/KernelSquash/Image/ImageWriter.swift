@@ -37,6 +37,8 @@ enum ImageWriter {
         superBlock.directory_table_start = file.size
         try tables.writeDirectoryTable()
         try data.fragmentTable.write(to: file, super: &superBlock, compressor: compressor)
+        // Only files smaller than a block use fragments (libsquashfs assumes all do).
+        superBlock.flags &= ~UInt16(SQFS_FLAG_ALWAYS_FRAGMENTS.rawValue)
         try ids.write(to: file, super: &superBlock, compressor: compressor)
 
         superBlock.inode_count = tables.inodeCount

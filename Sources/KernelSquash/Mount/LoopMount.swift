@@ -107,7 +107,7 @@ public enum LoopMount {
     private static func message(of context: OpaquePointer, status: Int32) -> String {
         var buffer = [CChar](repeating: 0, count: 512)
         mnt_context_get_excode(context, status, &buffer, buffer.count)
-        let text = String(cString: buffer)
+        let text = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return text.isEmpty ? "error \(status)" : text
     }
 }

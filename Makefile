@@ -1,0 +1,161 @@
+# ksqsh — build, install, test and benchmark.  GNU make.
+#
+#   make                 release build (.build/release/ksqsh)
+#   make install         to $(DESTDIR)$(PREFIX)/bin/ksqsh   (PREFIX=/usr/local)
+#   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo)
+#   make test            the test suite (needs root: it loop-mounts images)
+#   make bench           ksqsh vs mksquashfs vs gensquashfs on a whole kernel tree
+#   make bench-quick     the same on drivers/net only (~20 s per tool)
+#   make setup           deps + build + install + squash a kernel tree as a demo
+#   make kernel-tree     unpack Debian's kernel source once into $(KSQSH_CACHE)
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DESTDIR ?=
+SWIFT   ?= swift
+INSTALL ?= install
+
+RELEASE_DIR := .build/release
+KSQSH       := $(RELEASE_DIR)/ksqsh
+KSQSH_BENCH := $(RELEASE_DIR)/ksqsh-bench
+
+# The unpacked Debian kernel source shared by `setup`, `bench` and
+# ksqsh-bench itself (same paths and marker there). The tree counts as
+# complete only once the marker exists: an interrupted unpack must not pass
+# for a (smaller) kernel tree.
+KSQSH_CACHE    ?= /var/cache/ksqsh
+KERNEL_TARBALL ?= /usr/src/linux-source-6.12.tar.xz
+KERNEL_NAME    := linux-source-6.12
+KERNEL_TREE    := $(KSQSH_CACHE)/$(KERNEL_NAME)
+KERNEL_MARKER  := $(KSQSH_CACHE)/.unpacked
+
+# Extra arguments for ksqsh-bench, e.g. `make bench BENCH_ARGS='--runs 3'`.
+BENCH_ARGS ?=
+
+# Debian 12 packages: libraries the package links (libsquashfs1, liblzma,
+# mount via pkg-config), the reference tools the tests and bench compare
+# against, shellcheck for generated hooks, the kernel source and what
+# building it needs, and /usr/bin/time.
+DEBIAN_PACKAGES := \
+	libsquashfs-dev liblzma-dev libmount-dev pkg-config \
+	squashfs-tools squashfs-tools-ng shellcheck \
+	linux-source-6.12 bc flex bison libelf-dev libssl-dev make gcc time
+
+# The same for Gentoo; pkgconf is in every stage3 but SwiftPM needs it.
+GENTOO_PACKAGES := \
+	sys-fs/squashfs-tools-ng sys-fs/squashfs-tools app-arch/xz-utils \
+	sys-apps/util-linux dev-util/shellcheck virtual/pkgconfig \
+	sys-devel/bc sys-devel/flex sys-devel/bison virtual/libelf dev-libs/openssl
+
+# Each recipe is one bash script: `set -euo pipefail` semantics throughout,
+# and multi-line logic without backslash soup.
+SHELL       := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := build
+# SwiftPM parallelises the builds itself; at make level, `setup` relies on
+# its prerequisites running left to right (deps before kernel-tree).
+.NOTPARALLEL:
+
+.PHONY: all build install uninstall deps test bench bench-quick kernel-tree setup clean
+
+all: build
+
+# Builds every product (ksqsh and ksqsh-bench); SwiftPM decides what is stale.
+build:
+	$(SWIFT) build -c release
+
+install: build
+	$(INSTALL) -Dm755 $(KSQSH) "$(DESTDIR)$(BINDIR)/ksqsh"
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/ksqsh"
+
+# Idempotent: installs only what is missing, and says so in one line when
+# nothing is.
+deps:
+	@if [[ -f /etc/gentoo-release ]] && command -v emerge >/dev/null; then
+		packages=($(GENTOO_PACKAGES))
+		# dev-lang/swift builds LLVM from source: skip it when a toolchain is already here.
+		command -v $(SWIFT) >/dev/null || packages+=(dev-lang/swift)
+		[[ $$(id -u) -eq 0 ]] || { echo "make deps: run as root to emerge: $${packages[*]}" >&2; exit 1; }
+		emerge --noreplace --quiet "$${packages[@]}"
+	elif [[ -f /etc/debian_version ]] && command -v apt-get >/dev/null; then
+		missing=()
+		for package in $(DEBIAN_PACKAGES); do
+			dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q '^install ok installed$$' \
+				|| missing+=("$$package")
+		done
+		if (( $${#missing[@]} == 0 )); then
+			echo "make deps: all Debian packages already installed"
+			exit 0
+		fi
+		[[ $$(id -u) -eq 0 ]] || { echo "make deps: run as root to install: $${missing[*]}" >&2; exit 1; }
+		echo "make deps: installing $${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq "$${missing[@]}"
+	else
+		echo "make deps: unsupported system: need Debian (apt-get) or Gentoo (emerge)." >&2
+		echo "Install by hand: libsquashfs (squashfs-tools-ng), liblzma, libmount, pkg-config," >&2
+		echo "squashfs-tools, shellcheck, a Swift 6 toolchain, and a kernel source tree." >&2
+		exit 1
+	fi
+
+# Plain `swift test`: the suites loop-mount real images and pace their own
+# concurrency (`.serialized`), so no --parallel here.
+test:
+	$(SWIFT) test
+
+bench: build kernel-tree
+	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" $(BENCH_ARGS)
+
+bench-quick: build kernel-tree
+	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" --quick $(BENCH_ARGS)
+
+kernel-tree: $(KERNEL_MARKER)
+
+# Unpack beside the final name and rename, so a crash never leaves a partial
+# tree under the real name. No prerequisite on the tarball: a newer
+# linux-source package must not trigger a surprise minute-long re-unpack.
+$(KERNEL_MARKER):
+	@[[ -f "$(KERNEL_TARBALL)" ]] || {
+		echo "$(KERNEL_TARBALL) is missing: run \`make deps\` (Debian package linux-source-6.12)." >&2
+		exit 1
+	}
+	echo "Unpacking $(KERNEL_TARBALL) into $(KSQSH_CACHE) (once per machine)…"
+	staging="$(KSQSH_CACHE)/.unpacking"
+	rm -rf "$$staging" "$(KERNEL_TREE)"
+	mkdir -p "$$staging"
+	tar -xf "$(KERNEL_TARBALL)" -C "$$staging"
+	mv "$$staging/$(KERNEL_NAME)" "$(KERNEL_TREE)"
+	rmdir "$$staging"
+	echo "done" > "$@"
+
+# The main job, end to end: squash a kernel tree and verify the image.
+# Gentoo: the tree /usr/src/linux points to, imaged under /var/tmp/ksqsh
+# (never into /usr/src, which portage owns), named after the tree
+# (linux-6.12.31-gentoo.sqfs). Elsewhere: the cached Debian tree.
+# Decided when make starts, not in the recipe, so `make -n setup` stays a
+# dry run (a recipe line that calls $(MAKE) is executed even under -n).
+ifneq ($(wildcard /usr/src/linux/.),)
+SETUP_TREE  := $(realpath /usr/src/linux)
+SETUP_IMAGE := /var/tmp/ksqsh/$(patsubst linux-linux-%,linux-%,linux-$(notdir $(SETUP_TREE))).sqfs
+SETUP_NEEDS :=
+else
+SETUP_TREE  := $(KERNEL_TREE)
+SETUP_IMAGE := $(KSQSH_CACHE)/$(KERNEL_NAME).sqfs
+SETUP_NEEDS := kernel-tree
+endif
+
+setup: deps build install $(SETUP_NEEDS)
+	@ksqsh="$(DESTDIR)$(BINDIR)/ksqsh"
+	mkdir -p "$(dir $(SETUP_IMAGE))"
+	echo "make setup: $$ksqsh squash $(SETUP_TREE) $(SETUP_IMAGE) --verify --force"
+	start=$$SECONDS
+	"$$ksqsh" squash "$(SETUP_TREE)" "$(SETUP_IMAGE)" --verify --force
+	echo "make setup: installed $$ksqsh, then squashed $(SETUP_TREE)"
+	echo "            into $(SETUP_IMAGE) and verified it in $$((SECONDS - start)) s."
+
+clean:
+	$(SWIFT) package clean

@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ksqsh",
+    products: [
+        .executable(name: "ksqsh", targets: ["ksqsh"]),
+        .executable(name: "ksqsh-bench", targets: ["ksqsh-bench"]),
+        .library(name: "KernelSquash", targets: ["KernelSquash"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // libsquashfs from squashfs-tools-ng (Debian: libsquashfs-dev, Gentoo: sys-fs/squashfs-tools-ng).
+        .systemLibrary(
+            name: "CSquashFS",
+            pkgConfig: "libsquashfs1",
+            providers: [.apt(["libsquashfs-dev"])]
+        ),
+        // libmount from util-linux (Debian: libmount-dev, Gentoo: sys-apps/util-linux).
+        .systemLibrary(
+            name: "CMount",
+            pkgConfig: "mount",
+            providers: [.apt(["libmount-dev"])]
+        ),
+        // What Swift cannot import from C: the inode's flexible array, function-like
+        // macros, major()/minor(), and an sqfs_file_t that keeps errno.
+        .target(
+            name: "CKsqsh",
+            dependencies: ["CSquashFS"],
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(
+            name: "KernelSquash",
+            dependencies: [
+                "CSquashFS",
+                "CMount",
+                "CKsqsh",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "ksqsh",
+            dependencies: [
+                "KernelSquash",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Compares ksqsh with mksquashfs and gensquashfs on one kernel tree (`make bench`).
+        .executableTarget(name: "ksqsh-bench", dependencies: []),
+        .testTarget(
+            name: "KernelSquashTests",
+            dependencies: ["KernelSquash", "CKsqsh", "CSquashFS", "ksqsh"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

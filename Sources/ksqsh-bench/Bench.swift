@@ -1,0 +1,188 @@
+import Foundation
+import Glibc
+
+/// The run from start to finish: options → tools → input → measurements → report.
+enum Bench {
+    static func main(arguments: [String]) -> Int32 {
+        do {
+            let options = try BenchOptions.parse(arguments)
+            if options.help {
+                print(BenchOptions.usage)
+                return 0
+            }
+            Interruption.install()
+            return try run(options)
+        } catch let error as BenchError {
+            Console.error("ksqsh-bench: error: \(error)\n")
+            if error.exitStatus == 64 { Console.error("\n\(BenchOptions.usage)\n") }
+            return error.exitStatus
+        } catch {
+            Console.error("ksqsh-bench: error: \(error)\n")
+            return 1
+        }
+    }
+
+    private static func run(_ options: BenchOptions) throws -> Int32 {
+        let scratch = try Scratch(out: options.out)
+        defer { scratch.remove() }
+
+        let jobs = ProcessInfo.processInfo.activeProcessorCount
+        let tools = Toolset(ksqshPath: options.ksqsh ?? Executables.siblingOfSelf("ksqsh"))
+        if !tools.missing.isEmpty && !options.skipMissing {
+            throw BenchError(
+                tools.missing.joined(separator: "\n") + "\n(pass --skip-missing to measure the other tools anyway)")
+        }
+        for problem in tools.missing { print("SKIP: \(problem)") }
+
+        let source = try resolveSource(options, logDirectory: scratch.path)
+        let contenders = Contender.lineUp(source: source, scratch: scratch.path, tools: tools, jobs: jobs)
+        printHeader(options: options, source: source, contenders: contenders, jobs: jobs, scratch: scratch)
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        let stats = try PageCache.warm(source)
+        print(
+            "input:    \(stats.entries.formatted()) entries, \(stats.regularFiles.formatted()) files, "
+                + "\(String(format: "%.1f", Double(stats.bytes) / 1e6)) MB (all read once in "
+                + "\(String(format: "%.1f", (clock.now - start).seconds)) s to warm the page cache)\n")
+
+        let rows = try measure(contenders, runs: options.runs, scratch: scratch)
+        print("\n" + Report(rows: rows, runs: options.runs).text)
+
+        let failures = rows.filter(\.failed).map(\.contender.label)
+        if !failures.isEmpty {
+            Console.error("\nksqsh-bench: FAILED: \(failures.joined(separator: ", ")) (see the errors above)\n")
+            return 1
+        }
+        return 0
+    }
+
+    /// --source wins; otherwise the shared kernel cache. --quick narrows either to its subtree.
+    private static func resolveSource(_ options: BenchOptions, logDirectory: String) throws -> String {
+        var source = try options.source ?? KernelCache.ensureUnpacked(logDirectory: logDirectory)
+        if options.quick { source += "/\(BenchOptions.quickSubtree)" }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw BenchError("source \(source) is not a directory")
+        }
+        return URL(fileURLWithPath: source).standardizedFileURL.path
+    }
+
+    // MARK: - Measuring
+
+    /// Runs are interleaved (every tool once, then again) so that slow drift
+    /// in the machine's state spreads over all rows instead of one.
+    private static func measure(_ contenders: [Contender], runs: Int, scratch: Scratch) throws -> [RowResult] {
+        var rows = contenders.map { RowResult(contender: $0, status: $0.executable == nil ? .skipped : .measured) }
+        for run in 1...runs {
+            for index in rows.indices where rows[index].runnable {
+                let contender = rows[index].contender
+                guard let executable = contender.executable else { continue }
+                let prefix = runs == 1 ? "" : "[run \(run)/\(runs)] "
+                print("\(prefix)\(contender.label): \(contender.commandLine)")
+                Console.flush()  // show which tool is running while it runs
+                if let measurement = try measureOnce(contender, executable: executable, scratch: scratch) {
+                    rows[index].samples.append(measurement)
+                    print("  " + summary(measurement))
+                } else {
+                    // A failed tool stays failed: later runs would only repeat the noise.
+                    rows[index].status = .failed
+                }
+            }
+        }
+        return rows
+    }
+
+    /// One timed run; nil when the tool failed (already reported).
+    private static func measureOnce(
+        _ contender: Contender, executable: String, scratch: Scratch
+    ) throws -> Measurement? {
+        let files = FileManager.default
+        let name = URL(fileURLWithPath: contender.image).deletingPathExtension().lastPathComponent
+        // Every tool starts from the same state: no previous image to
+        // append to or overwrite.
+        try? files.removeItem(atPath: contender.image)
+        let child = ChildProcess(
+            executable: executable, arguments: contender.arguments,
+            stdoutPath: "\(scratch.path)/\(name).stdout", stderrPath: "\(scratch.path)/\(name).stderr")
+        let usage = try child.run()
+        try Interruption.check()
+
+        guard usage.termination.succeeded else {
+            shout(
+                contender, "ended with \(usage.termination) after \(String(format: "%.1f", usage.wallSeconds)) s",
+                stderr: child.stderrPath)
+            return nil
+        }
+        guard let size = (try? files.attributesOfItem(atPath: contender.image))?[.size] as? Int else {
+            shout(contender, "exited 0 but wrote no image at \(contender.image)", stderr: child.stderrPath)
+            return nil
+        }
+        // Drop the image and flush what is left, so the next tool neither
+        // competes with this one's writeback nor finds the disk fuller.
+        try? files.removeItem(atPath: contender.image)
+        sync()
+        return Measurement(
+            wallSeconds: usage.wallSeconds, cpuSeconds: usage.cpuSeconds,
+            peakRSSBytes: Double(usage.peakRSSKiB) * 1024, imageBytes: Double(size))
+    }
+
+    /// A failure must not scroll by unnoticed in a CI log: print it to
+    /// stderr at once, with the command and the end of the tool's stderr.
+    private static func shout(_ contender: Contender, _ what: String, stderr path: String) {
+        Console.error(
+            """
+            !!! FAILED: \(contender.label) \(what)
+            !!! command: \(contender.commandLine)
+            !!! last lines of its stderr:
+            \(Logs.tail(of: path))
+
+            """)
+    }
+
+    // MARK: - Printing
+
+    private static func printHeader(
+        options: BenchOptions, source: String, contenders: [Contender], jobs: Int, scratch: Scratch
+    ) {
+        print("# ksqsh-bench\n")
+        print("source:   \(source)\(options.quick ? "  (--quick: \(BenchOptions.quickSubtree) only)" : "")")
+        let runs = options.runs == 1 ? "1 run" : "\(options.runs) runs, medians"
+        print("settings: xz, 1 MiB blocks, \(jobs) jobs (all cores), \(runs)")
+        var seen = Set<String>()
+        for contender in contenders where seen.insert(contender.program).inserted {
+            guard let path = contender.executable else { continue }
+            let version = probeVersion(of: path, scratch: scratch).map { "  (\($0))" } ?? ""
+            print("tool:     \(path)\(version)")
+        }
+        if let load = loadAverage() {
+            let warning = load > 0.5 ? "  — the machine is busy; wall times will be noisy" : ""
+            print("load:     \(String(format: "%.2f", load)) (1-minute average before start)\(warning)")
+        }
+    }
+
+    /// First line of `--version`/`-version`; nil when the tool has neither.
+    private static func probeVersion(of path: String, scratch: Scratch) -> String? {
+        let flag = path.hasSuffix("/mksquashfs") ? "-version" : "--version"
+        let probe = ChildProcess(
+            executable: path, arguments: [flag],
+            stdoutPath: "\(scratch.path)/version.stdout", stderrPath: "\(scratch.path)/version.stderr")
+        guard let result = try? probe.run(), result.termination.succeeded else { return nil }
+        return Logs.firstLine(of: probe.stdoutPath)
+    }
+
+    private static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
+    }
+
+    private static func summary(_ m: Measurement) -> String {
+        String(
+            format: "%.1f s wall, %.1f s CPU, %.0f MB peak RSS, %.2f MB image",
+            m.wallSeconds, m.cpuSeconds, m.peakRSSBytes / 1e6, m.imageBytes / 1e6)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

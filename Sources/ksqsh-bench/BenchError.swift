@@ -1,0 +1,45 @@
+import Foundation
+import Glibc
+
+/// Every failure the bench reports: a sentence for the user and the exit
+/// status it should end with.
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    let exitStatus: Int32
+
+    init(_ description: String, exitStatus: Int32 = 1) {
+        self.description = description
+        self.exitStatus = exitStatus
+    }
+
+    /// Bad command line: the conventional EX_USAGE, as ArgumentParser uses too.
+    static func usage(_ message: String) -> BenchError {
+        BenchError(message, exitStatus: 64)
+    }
+
+    /// SIGINT/SIGTERM: the shell convention 128 + signal number.
+    static func interrupted(by signal: Int32) -> BenchError {
+        BenchError("interrupted by signal \(signal)", exitStatus: 128 + signal)
+    }
+}
+
+/// The two output streams, kept in order: the report goes to stdout, errors
+/// to stderr, and stdout is flushed first so a merged CI log shows an error
+/// after the lines that led to it. (Swift 6 forbids touching C's global
+/// `stdout`/`stderr` variables; fflush(nil) flushes every stream instead.)
+enum Console {
+    static func flush() { fflush(nil) }
+
+    /// Plain write(2): if stderr is a closed pipe there is nobody left to
+    /// tell, and the SIGPIPE handler takes care of stopping.
+    static func error(_ text: String) {
+        flush()
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+}

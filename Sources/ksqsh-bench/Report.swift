@@ -1,0 +1,146 @@
+import Foundation
+
+/// One successful run of one tool.
+struct Measurement {
+    var wallSeconds: Double
+    var cpuSeconds: Double
+    var peakRSSBytes: Double
+    var imageBytes: Double
+}
+
+/// Everything the bench learned about one row.
+struct RowResult {
+    enum Status { case measured, failed, skipped }
+
+    let contender: Contender
+    var samples: [Measurement] = []
+    var status: Status = .measured
+
+    var failed: Bool { status == .failed }
+    var runnable: Bool { status == .measured }
+
+    /// Medians, so one run disturbed by a cron job or writeback does not
+    /// decide the row; with --runs 1 it is simply that run.
+    var median: Measurement? {
+        guard runnable, !samples.isEmpty else { return nil }
+        return Measurement(
+            wallSeconds: Self.median(samples.map(\.wallSeconds)),
+            cpuSeconds: Self.median(samples.map(\.cpuSeconds)),
+            peakRSSBytes: Self.median(samples.map(\.peakRSSBytes)),
+            imageBytes: Self.median(samples.map(\.imageBytes)))
+    }
+
+    private static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+}
+
+/// A goal from the issue: a ksqsh row's metric as a multiple of mksquashfs's.
+struct Target {
+    let description: String
+    let role: Contender.Role
+    let metric: (Measurement) -> Double
+    let limit: Double
+
+    /// Computed rather than stored: closures are not Sendable, and these are
+    /// cheap to rebuild for the one time they are printed.
+    static var issueTargets: [Target] {
+        [
+            Target(
+                description: "ksqsh squash wall ≤ 0.92 × mksquashfs", role: .ksqsh, metric: \.wallSeconds, limit: 0.92),
+            Target(
+                description: "ksqsh image size ≤ 1.00 × mksquashfs", role: .ksqsh, metric: \.imageBytes, limit: 1.00),
+            Target(
+                description: "ksqsh peak RSS ≤ 0.30 × mksquashfs", role: .ksqsh, metric: \.peakRSSBytes, limit: 0.30),
+            Target(
+                description: "ksqsh squash --verify wall ≤ 1.00 × plain mksquashfs", role: .ksqshVerify,
+                metric: \.wallSeconds, limit: 1.00),
+        ]
+    }
+}
+
+/// The Markdown table and the PASS/MISS list.
+struct Report {
+    let rows: [RowResult]
+    let runs: Int
+
+    private var baseline: Measurement? { rows.first { $0.contender.role == .baseline }?.median }
+
+    var text: String {
+        [table, legend, "", targets].joined(separator: "\n")
+    }
+
+    private var table: String {
+        let header = ["tool", "wall s", "CPU s", "peak RSS MB", "image MB", "wall × mks", "RSS × mks", "size × mks"]
+        let body = rows.map(cells)
+        let widths = header.indices.map { column in
+            ([header] + body).map { $0[column].count }.max() ?? 0
+        }
+        // Left-align the tool names, right-align the numbers.
+        func line(_ cells: [String]) -> String {
+            let padded = cells.enumerated().map { column, cell in
+                let fill = String(repeating: " ", count: widths[column] - cell.count)
+                return column == 0 ? cell + fill : fill + cell
+            }
+            return "| " + padded.joined(separator: " | ") + " |"
+        }
+        // Markdown alignment row: `---` left for the name, `--:` right for numbers.
+        let dashes = widths.enumerated().map { column, width in
+            column == 0 ? String(repeating: "-", count: width) : String(repeating: "-", count: width - 1) + ":"
+        }
+        let rule = "| " + dashes.joined(separator: " | ") + " |"
+        return ([line(header), rule] + body.map(line)).joined(separator: "\n")
+    }
+
+    private func cells(_ row: RowResult) -> [String] {
+        let label = row.contender.label
+        switch row.status {
+        case .skipped: return [label, "skipped", "", "", "", "", "", ""]
+        case .failed: return [label, "FAILED", "", "", "", "", "", ""]
+        case .measured: break
+        }
+        guard let m = row.median else { return [label, "", "", "", "", "", "", ""] }
+        return [
+            label,
+            format(m.wallSeconds, 1), format(m.cpuSeconds, 1),
+            format(m.peakRSSBytes / 1e6, 0), format(m.imageBytes / 1e6, 2),
+            ratio(m.wallSeconds, baseline?.wallSeconds),
+            ratio(m.peakRSSBytes, baseline?.peakRSSBytes),
+            // Three decimals: sizes differ by tenths of a percent, and a
+            // rounded "1.00" next to a MISS of the ≤ 1.00 target would confuse.
+            ratio(m.imageBytes, baseline?.imageBytes, decimals: 3),
+        ]
+    }
+
+    private var legend: String {
+        let summary = runs == 1 ? "one run" : "medians of \(runs) runs"
+        return "\n\(summary); CPU = user + system of the tool and its children (wait4); "
+            + "peak RSS = ru_maxrss; MB = 10^6 bytes; × mks = ratio to the mksquashfs row."
+    }
+
+    private var targets: String {
+        var lines = ["Targets (issue), ksqsh against mksquashfs:"]
+        for target in Target.issueTargets {
+            let row = rows.first { $0.contender.role == target.role }
+            guard let value = row?.median.map(target.metric), let base = baseline.map(target.metric), base > 0 else {
+                lines.append("  n/a   \(target.description)  (row missing, skipped or failed)")
+                continue
+            }
+            let ratio = value / base
+            let verdict = ratio <= target.limit ? "PASS" : "MISS"
+            lines.append("  \(verdict)  \(target.description)  (measured \(format(ratio, 3)) ×)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func ratio(_ value: Double, _ base: Double?, decimals: Int = 2) -> String {
+        guard let base, base > 0 else { return "n/a" }
+        return format(value / base, decimals)
+    }
+
+    private func format(_ value: Double, _ decimals: Int) -> String {
+        String(format: "%.\(decimals)f", value)
+    }
+}
