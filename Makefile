@@ -159,3 +159,37 @@ setup: deps build install $(SETUP_NEEDS)
 
 clean:
 	$(SWIFT) package clean
+
+# The templates are compiled into ksqsh, so the binary works wherever it is
+# copied. This regenerates the Swift source holding them; a test fails when
+# it and templates/ disagree.
+EMBEDDED_TEMPLATES := Sources/KernelSquash/Hooks/EmbeddedTemplates.swift
+
+.PHONY: templates
+templates:
+	@{
+		echo "// Generated from templates/ by 'make templates'. Do not edit: edit templates/ instead."
+		echo
+		echo "enum EmbeddedTemplates {"
+		echo "    static func text(of template: HookTemplate) -> String {"
+		echo "        switch template {"
+		for file in templates/*; do
+			name=$$(basename "$$file")
+			case "$$name" in
+				portage-env-hook.bash) case=portageEnvHook ;;
+				local.d-ksqsh.start) case=localStart ;;
+				local.d-ksqsh.stop) case=localStop ;;
+				ksqsh-mount.service) case=systemdUnit ;;
+				*) echo "make templates: no HookTemplate case for $$name" >&2; exit 1 ;;
+			esac
+			echo "        case .$$case:"
+			echo "            return #\"\"\""
+			sed -e 's/^/            /' -e 's/[[:space:]]*$$//' "$$file"
+			echo "            \"\"\"#"
+		done
+		echo "        }"
+		echo "    }"
+		echo "}"
+	} > $(EMBEDDED_TEMPLATES).new
+	mv $(EMBEDDED_TEMPLATES).new $(EMBEDDED_TEMPLATES)
+	echo "make templates: wrote $(EMBEDDED_TEMPLATES)"

@@ -8,7 +8,7 @@ struct Ksqsh: ParsableCommand {
         commandName: "ksqsh",
         abstract: "Keep kernel sources as one compressed squashfs image.",
         version: "0.1.0",
-        subcommands: [SquashCommand.self, VerifyCommand.self, MountCommand.self, UmountCommand.self, PrepareCommand.self, CleanCommand.self, StatusCommand.self, AdoptCommand.self]
+        subcommands: [SquashCommand.self, VerifyCommand.self, MountCommand.self, UmountCommand.self, PrepareCommand.self, CleanCommand.self, StatusCommand.self, AdoptCommand.self, HookCommand.self, HooksCommand.self]
     )
 }
 

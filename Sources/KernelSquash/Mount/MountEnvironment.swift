@@ -26,7 +26,10 @@ public enum MountEnvironment {
         return own != initial
     }
 
-    static func linkTarget(_ path: String) -> String? {
+    /// This program's own path (/proc/self/exe).
+    public static var executablePath: String? { linkTarget("/proc/self/exe") }
+
+    public static func linkTarget(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink(path, &buffer, buffer.count - 1)
         guard count >= 0 else { return nil }

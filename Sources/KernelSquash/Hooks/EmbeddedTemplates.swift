@@ -1,0 +1,120 @@
+// Generated from templates/ by 'make templates'. Do not edit: edit templates/ instead.
+
+enum EmbeddedTemplates {
+    static func text(of template: HookTemplate) -> String {
+        switch template {
+        case .systemdUnit:
+            return #"""
+            # @MARKER@
+            # Mounts the kernel source images (/usr/src/linux-*.sqfs) before
+            # local-fs.target, so they are there before anything builds modules.
+            # No PrivateMounts: the mounts must be visible to the whole system.
+            [Unit]
+            Description=Mount kernel source images (ksqsh)
+            DefaultDependencies=no
+            RequiresMountsFor=/usr/src @KSQSH_UNIT@
+            Before=local-fs.target
+            Conflicts=umount.target
+            Before=umount.target
+
+            [Service]
+            Type=oneshot
+            RemainAfterExit=yes
+            ExecStart=@KSQSH_UNIT@ mount --all
+            ExecStop=@KSQSH_UNIT@ umount --all --lazy
+
+            [Install]
+            WantedBy=local-fs.target
+            """#
+        case .localStart:
+            return #"""
+            #!/bin/bash
+            # @MARKER@
+            # Mounts the kernel source images (/usr/src/linux-*.sqfs) at boot.
+            # OpenRC's 'local' service runs this; 'ksqsh hooks remove' deletes it.
+            helper=@KSQSH@
+            if [[ ! -x ${helper} ]]; then
+            	helper=$(command -v ksqsh) || {
+            		echo "ksqsh is not installed: kernel source images stay unmounted" >&2
+            		exit 0
+            	}
+            fi
+            exec "${helper}" mount --all
+            """#
+        case .localStop:
+            return #"""
+            #!/bin/bash
+            # @MARKER@
+            # Unmounts the kernel source images at shutdown (OpenRC's 'local' service).
+            # Lazily: a shell still in /usr/src must not hold up the shutdown.
+            helper=@KSQSH@
+            if [[ ! -x ${helper} ]]; then
+            	helper=$(command -v ksqsh) || exit 0
+            fi
+            exec "${helper}" umount --all --lazy
+            """#
+        case .portageEnvHook:
+            return #"""
+            # @MARKER@
+            # ksqsh env hook for sys-kernel/@PACKAGE@: keeps the kernel sources as one
+            # squashfs image, mounted at /usr/src/linux-KV, with a build dir beside it.
+            #
+            # Portage sources this file before every phase. It also saves these functions
+            # with the installed package and in binary packages, where they outlive this
+            # file and any one ksqsh version: so they decide nothing themselves. They pass
+            # portage's variables to 'ksqsh hook', which plans and acts, and they do
+            # nothing harmful when ksqsh is missing or older.
+
+            _ksqsh_hook() {
+            	local phase=$1 helper=@KSQSH@ status
+            	if [[ ! -x ${helper} ]]; then
+            		helper=$(command -v ksqsh 2>/dev/null)
+            	fi
+            	if [[ -z ${helper} ]]; then
+            		ewarn "ksqsh is not installed: ${phase} leaves the kernel sources as they are"
+            		return 0
+            	fi
+            	ebegin "ksqsh ${phase}"
+            	env \
+            		ROOT="${ROOT}" EPREFIX="${EPREFIX}" EROOT="${EROOT}" ED="${ED}" \
+            		WORKDIR="${WORKDIR}" KV_FULL="${KV_FULL}" PN="${PN}" PVR="${PVR}" \
+            		USE="${USE}" MERGE_TYPE="${MERGE_TYPE}" \
+            		REPLACING_VERSIONS="${REPLACING_VERSIONS}" \
+            		REPLACED_BY_VERSION="${REPLACED_BY_VERSION}" FEATURES="${FEATURES}" \
+            		KSQSH_FALLBACK="${KSQSH_FALLBACK}" KSQSH_PREPARE="${KSQSH_PREPARE}" \
+            		"${helper}" hook --interface @INTERFACE@ "${phase}"
+            	status=$?
+            	eend "${status}"
+            	return "${status}"
+            }
+
+            # Squash WORKDIR/linux-KV into linux-KV.sqfs beside it; kernel-2 installs both.
+            pre_src_install() {
+            	_ksqsh_hook pre_src_install ||
+            		die "ksqsh could not squash the kernel sources (see above); they are untouched. Set KSQSH_FALLBACK=plain to install them unsquashed."
+            }
+
+            post_src_install() {
+            	_ksqsh_hook post_src_install || die "ksqsh: the package image is not as expected (see above)"
+            }
+
+            pre_pkg_preinst() {
+            	_ksqsh_hook pre_pkg_preinst || die "ksqsh could not unmount /usr/src/linux-${KV_FULL} (see above)"
+            }
+
+            post_pkg_postinst() {
+            	_ksqsh_hook post_pkg_postinst ||
+            		eerror "ksqsh could not mount or prepare ${KV_FULL} (see above); fix it, then run: ksqsh prepare --kernel ${KV_FULL} --symlink"
+            }
+
+            pre_pkg_prerm() {
+            	_ksqsh_hook pre_pkg_prerm || eerror "ksqsh could not unmount /usr/src/linux-${KV_FULL} (see above)"
+            }
+
+            post_pkg_postrm() {
+            	_ksqsh_hook post_pkg_postrm || eerror "ksqsh could not clean up after ${KV_FULL} (see above); see: ksqsh status"
+            }
+            """#
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import KernelSquash
+
+struct HookCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hook",
+        abstract: "Run ksqsh's part of a portage phase (called by the generated env hook).",
+        discussion: """
+            Reads portage's variables (\(PortageEnvironment.forwardedVariables.joined(separator: ", "))) \
+            from the environment. Exit status 0 means the phase may go on.
+            """
+    )
+
+    @Argument(help: "The phase: \(Phase.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var phase: String
+
+    @Option(help: "The hook interface version the calling hook was generated for.")
+    var interface: Int = HookRunner.interfaceVersion
+
+    @Flag(help: "Only print the plan for this phase.")
+    var pretend = false
+
+    func validate() throws {
+        guard Phase(rawValue: phase) != nil else {
+            throw ValidationError("unknown phase '\(phase)'; one of \(Phase.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        guard interface <= HookRunner.interfaceVersion else {
+            // A newer hook than this helper understands: doing nothing is the
+            // one thing that is safe in every phase (sources stay plain).
+            writeToStandardErrorLine("ksqsh: warning: the hook speaks interface \(interface), this ksqsh only \(HookRunner.interfaceVersion): doing nothing. Update ksqsh.")
+            return
+        }
+        let phase = Phase(rawValue: phase)!
+        try reportingErrors {
+            let environment = try PortageEnvironment(ProcessInfo.processInfo.environment)
+            if pretend {
+                for action in PhasePlan.actions(for: phase, in: environment) { print(action) }
+                return
+            }
+            try HookRunner(phase: phase, environment: environment).run()
+        }
+    }
+}
