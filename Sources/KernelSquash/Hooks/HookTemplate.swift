@@ -25,16 +25,16 @@ public enum HookTemplate: String, CaseIterable, Sendable {
     public var text: String { EmbeddedTemplates.text(of: self) + "\n" }
 
     public func render(package: String = "", helper: FilePath) throws -> String {
-        let values = [
-            "MARKER": HookTemplate.marker,
-            "PACKAGE": package,
-            "KSQSH": shellQuoted(helper.string),
-            "KSQSH_UNIT": try systemdPath(helper),
-            "INTERFACE": String(HookRunner.interfaceVersion),
+        let values: [String: () throws -> String] = [
+            "MARKER": { HookTemplate.marker },
+            "PACKAGE": { package },
+            "KSQSH": { shellQuoted(helper.string) },
+            "KSQSH_UNIT": { try systemdPath(helper) },
+            "INTERFACE": { String(HookRunner.interfaceVersion) },
         ]
         var output = text
-        for (name, value) in values {
-            output = output.replacingAll("@\(name)@", with: value)
+        for (name, value) in values where output.contains("@\(name)@") {
+            output = output.replacingAll("@\(name)@", with: try value())
         }
         if let leftover = output.range(of: "@[A-Z_]+@", options: .regularExpression) {
             throw KsqshError(.internalError, "template \(rawValue) has an unknown placeholder \(output[leftover])")
