@@ -139,7 +139,8 @@ $(KERNEL_MARKER):
 # Decided when make starts, not in the recipe, so `make -n setup` stays a
 # dry run (a recipe line that calls $(MAKE) is executed even under -n).
 ifneq ($(wildcard /usr/src/linux/.),)
-SETUP_TREE  := $(realpath /usr/src/linux)
+# Once ksqsh manages it, /usr/src/linux is a build dir whose `source` link leads to the sources.
+SETUP_TREE  := $(realpath $(if $(wildcard /usr/src/linux/source),/usr/src/linux/source,/usr/src/linux))
 SETUP_IMAGE := /var/tmp/ksqsh/$(patsubst linux-linux-%,linux-%,linux-$(notdir $(SETUP_TREE))).sqfs
 SETUP_NEEDS :=
 else
@@ -150,6 +151,12 @@ endif
 
 setup: deps build install $(SETUP_NEEDS)
 	@ksqsh="$(DESTDIR)$(BINDIR)/ksqsh"
+	if command -v emerge >/dev/null && [[ -d /etc/portage ]]; then
+		"$$ksqsh" hooks install
+		echo "make setup: portage hooks installed: the next 'emerge gentoo-sources' keeps its sources as an image."
+	else
+		echo "make setup: portage not found, so no hooks installed (on Gentoo: ksqsh hooks install)."
+	fi
 	mkdir -p "$(dir $(SETUP_IMAGE))"
 	echo "make setup: $$ksqsh squash $(SETUP_TREE) $(SETUP_IMAGE) --verify --force"
 	start=$$SECONDS
