@@ -14,6 +14,8 @@ public final class AtomicImageFile {
     /// Only in the fallback: the named temporary holding the data.
     private var temporaryPath: FilePath?
     private var committed = false
+    /// Images are world-readable, like the sources they replace.
+    static let mode: mode_t = 0o644
 
     public init(creating target: FilePath, force: Bool) throws {
         self.target = target
@@ -23,9 +25,12 @@ public final class AtomicImageFile {
         if !force, AtomicImageFile.exists(target) {
             throw KsqshError(.imageExists, path: target, "image already exists; use --force to replace it")
         }
-        let fd = directory.withPlatformString { ksqsh_open_unnamed($0, 0o644) }
+        let fd = directory.withPlatformString { ksqsh_open_unnamed($0, AtomicImageFile.mode) }
         if fd >= 0 {
             descriptor = FileDescriptor(rawValue: fd)
+            // Some versions of portage's sandbox pass open()'s mode on only
+            // with O_CREAT, which O_TMPFILE lacks: set it explicitly.
+            fchmod(fd, AtomicImageFile.mode)
             return
         }
         let code = Glibc.errno
@@ -33,7 +38,7 @@ public final class AtomicImageFile {
             throw AtomicImageFile.createError(directory, code)
         }
         let temporary = AtomicImageFile.temporaryName(for: target)
-        let named = temporary.withPlatformString { open($0, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o644) }
+        let named = temporary.withPlatformString { open($0, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, AtomicImageFile.mode) }
         guard named >= 0 else { throw AtomicImageFile.createError(directory, Glibc.errno) }
         descriptor = FileDescriptor(rawValue: named)
         temporaryPath = temporary
