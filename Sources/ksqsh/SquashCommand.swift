@@ -29,6 +29,9 @@ struct SquashCommand: ParsableCommand {
     @Option(help: "Compression threads (default: all cores).")
     var jobs: Int = SquashOptions.availableCores
 
+    @Option(help: "Data order: kernel (what a kernel build reads first, first) or plain; default: kernel for kernel trees.")
+    var layout: String?
+
     @Flag(help: "Record the files' owners instead of root:root.")
     var keepOwner = false
 
@@ -52,6 +55,9 @@ struct SquashCommand: ParsableCommand {
             throw ValidationError("unknown compressor '\(compression)'; choose one of \(Compression.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let layout, DataLayout(rawValue: layout) == nil {
+            throw ValidationError("--layout must be one of \(DataLayout.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -60,6 +66,7 @@ struct SquashCommand: ParsableCommand {
         squash.options.compression = Compression(rawValue: compression)!
         squash.options.jobs = jobs
         squash.options.keepOwner = keepOwner
+        squash.options.layout = layout.flatMap(DataLayout.init)
         squash.verify = verify
         squash.deleteSource = deleteSource
         squash.force = force

@@ -19,6 +19,7 @@ public struct Prepare {
     }
 
     public func run() throws -> Report {
+        try checkBeforeChanging()
         let mounted = try mountSources()
         try createBuildDirectory()
         var chain = ConfigChain(layout: layout, given: config)
@@ -30,7 +31,12 @@ public struct Prepare {
         switch source {
         case .existing:
             try make.run("olddefconfig")
-        case .given(let path), .saved(let path), .otherVersion(let path, _):
+        case .given(let path):
+            // --config replaces the build dir's config: keep the old one first.
+            if isRegularFile(target) { _ = try SavedConfigs.save(target, for: layout) }
+            try writeAtomically(try readFileBytes(path), to: target)
+            try make.run("olddefconfig")
+        case .saved(let path), .otherVersion(let path, _):
             try writeAtomically(try readFileBytes(path), to: target)
             try make.run("olddefconfig")
         case .runningKernel(let path):
@@ -42,6 +48,17 @@ public struct Prepare {
         if modules { try make.run("modules_prepare") }
         if symlink { try KernelSymlink.point(layout.symlink, at: layout.buildDirectory.lastComponent!.string) }
         return Report(configSource: source, mounted: mounted)
+    }
+
+    /// What would make it fail half-way is refused before anything changes.
+    private func checkBeforeChanging() throws {
+        var info = stat()
+        if lstat(layout.buildDirectory.string, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
+            throw KsqshError(.pathRefused, path: layout.buildDirectory, "build dir is a symlink or file, not a directory; move it away")
+        }
+        if symlink, lstat(layout.symlink.string, &info) == 0, info.st_mode & S_IFMT != S_IFLNK {
+            throw KsqshError(.pathRefused, path: layout.symlink, "is a real \(info.st_mode & S_IFMT == S_IFDIR ? "directory" : "file"), not a symlink; move it away to let ksqsh manage it")
+        }
     }
 
     /// Sources come from the mounted image; without an image, an unpacked

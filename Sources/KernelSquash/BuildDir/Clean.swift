@@ -39,6 +39,7 @@ public struct Clean {
     /// dir goes, the image is deleted only once unmounted.
     public func run() throws -> [Action] {
         try checkPaths()
+        try KernelMounts.requireOwnMount(layout)
         var actions: [Action] = []
         let config = layout.buildDirectory.appending(".config")
         if isRegularFile(config) {

@@ -28,7 +28,7 @@ enum ImageWriter {
         if optionBytes > 0 { superBlock.flags |= UInt16(SQFS_FLAG_COMPRESSOR_OPTIONS.rawValue) }
 
         let data = try DataWriter(tree: tree, file: file, options: options, progress: progress)
-        try data.writeData(of: dataOrder(tree))
+        try data.writeData(of: (options.layout ?? DataLayout.automatic(for: tree)).order(tree))
 
         let ids = try IdTable()
         let tables = try MetadataTables(file: file, compressor: compressor, ids: ids, layouts: data.layouts, keepOwner: options.keepOwner)
@@ -46,15 +46,6 @@ enum ImageWriter {
         try check(sqfs_super_write(&superBlock, file.handle), "writing the super block", file: file)
         try padToDeviceBlock(file)
         return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
-    }
-
-    /// Regular files in the order their data is stored (hard links once).
-    static func dataOrder(_ tree: SourceTree) -> [TreeNode] {
-        var files: [TreeNode] = []
-        tree.root.forEachInPreorder { node in
-            if node.kind == .regular && node.hardLinkLeader == nil { files.append(node) }
-        }
-        return files
     }
 
     /// Loop devices and mksquashfs want the image a multiple of 4 KiB.

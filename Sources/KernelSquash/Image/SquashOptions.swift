@@ -11,6 +11,8 @@ public struct SquashOptions: Sendable {
     /// The image's time stamp; nil: SOURCE_DATE_EPOCH, else the newest mtime
     /// in the tree, so the same tree always gives the same bytes.
     public var modificationTime: UInt32?
+    /// Where file data goes in the image; nil: `kernel` for kernel trees, else `plain`.
+    public var layout: DataLayout?
 
     public init() {}
 

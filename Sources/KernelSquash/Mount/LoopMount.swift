@@ -28,7 +28,7 @@ public enum LoopMount {
         guard access(image.string, R_OK) == 0 else {
             throw KsqshError(.mountFailed, path: image, "image does not exist or is not readable", errno: Errno(rawValue: errno))
         }
-        try createMountPoint(target)
+        let created = try createMountPoint(target)
 
         guard let context = mnt_new_context() else { throw KsqshError(.internalError, "cannot create a libmount context (out of memory)") }
         defer { mnt_free_context(context) }
@@ -38,6 +38,7 @@ public enum LoopMount {
         mnt_context_set_target(context, target.string)
         let status = mnt_context_mount(context)
         if status != 0 || mnt_context_get_status(context) != 1 {
+            if created { rmdir(target.string) }
             throw mountError(context: context, status: status, image: image, target: target)
         }
         return .mounted
@@ -72,17 +73,29 @@ public enum LoopMount {
         return FilePath(backing) == canonicalPath(image)
     }
 
-    private static func createMountPoint(_ target: FilePath) throws {
+    /// The same, or over this image after it was deleted or replaced while
+    /// mounted (portage's unmerge, a reinstall): the kernel then shows the
+    /// old path with " (deleted)".
+    static func isBacked(_ entry: MountEntry, byCurrentOrFormer image: FilePath) -> Bool {
+        if isBacked(entry, by: image) { return true }
+        guard entry.fileSystem == "squashfs", let backing = entry.loopBackingFile, backing.hasSuffix(" (deleted)") else { return false }
+        let directory = canonicalPath(image.removingLastComponent())
+        return FilePath(String(backing.dropLast(" (deleted)".count))) == directory.appending(image.lastComponent!)
+    }
+
+    /// Returns whether it had to be created.
+    private static func createMountPoint(_ target: FilePath) throws -> Bool {
         var info = stat()
         if lstat(target.string, &info) == 0 {
             guard info.st_mode & S_IFMT == S_IFDIR else {
-                throw KsqshError(.pathRefused, path: target, "mount point exists but is not a directory; remove it or choose another")
+                throw KsqshError(.pathRefused, path: target, "mount point exists but is not a directory (a symlink?); remove it or choose another")
             }
-            return
+            return false
         }
         guard mkdir(target.string, 0o755) == 0 else {
             throw KsqshError(.mountFailed, path: target, "cannot create the mount point", errno: Errno(rawValue: errno))
         }
+        return true
     }
 
     private static func mountError(context: OpaquePointer, status: Int32, image: FilePath, target: FilePath) -> KsqshError {

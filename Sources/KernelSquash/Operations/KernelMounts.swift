@@ -11,7 +11,7 @@ public enum KernelMounts {
         guard stat(layout.image.string, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             throw KsqshError(.mountFailed, path: layout.image, "no image for \(layout.version); squash the sources first (ksqsh squash or ksqsh adopt)")
         }
-        if try MountTable.current().mount(at: layout.mountPoint) == nil, hasContent(layout.mountPoint) {
+        if try MountTable.current().mount(at: layout.mountPoint) == nil, isDirectory(layout.mountPoint), hasContent(layout.mountPoint) {
             throw KsqshError(
                 .mountPointOccupied, path: layout.mountPoint,
                 "holds unpacked sources; mounting would hide them. Turn them into the image with: ksqsh adopt --kernel \(layout.version)")
@@ -19,9 +19,12 @@ public enum KernelMounts {
         return try LoopMount.mount(image: layout.image, at: layout.mountPoint)
     }
 
-    /// Unmounts linux-KV and removes the mount point if it is empty.
+    /// Unmounts linux-KV and removes the mount point if it is empty. Only
+    /// the version's own image is unmounted: anything else mounted there
+    /// (a tmpfs, another image) is refused, never detached with its files.
     @discardableResult
     public static func unmount(_ layout: KernelLayout, lazy: Bool = false) throws -> Bool {
+        try requireOwnMount(layout)
         let unmounted = try LoopMount.unmount(layout.mountPoint, lazy: lazy)
         if try MountTable.current().mount(at: layout.mountPoint) == nil {
             rmdir(layout.mountPoint.string)  // only succeeds when empty: never removes sources
@@ -54,6 +57,15 @@ public enum KernelMounts {
     }
 
     /// A directory with anything in it (an unpacked tree, not a mount point).
+    static func requireOwnMount(_ layout: KernelLayout) throws {
+        guard let entry = try MountTable.current().mount(at: layout.mountPoint) else { return }
+        guard LoopMount.isBacked(entry, byCurrentOrFormer: layout.image) else {
+            throw KsqshError(
+                .mountPointOccupied, path: layout.mountPoint,
+                "holds \(entry.loopBackingFile ?? entry.source) (\(entry.fileSystem)), not \(layout.image.lastComponent!); ksqsh leaves it alone: unmount it yourself if it should go")
+        }
+    }
+
     static func hasContent(_ directory: FilePath) -> Bool {
         !directoryNames(directory).isEmpty
     }

@@ -97,6 +97,9 @@ public struct HookRunner {
     private func unmount(_ layout: KernelLayout) throws {
         do {
             if try KernelMounts.unmount(layout) { log("\(layout.mountPoint): unmounted") }
+        } catch let error as KsqshError where error.kind == .mountPointOccupied {
+            // Not ours: left alone. The merge does not need it gone; postinst will say it cannot mount.
+            log("warning: \(error.description)")
         } catch let error as KsqshError where error.kind == .mountBusy {
             log("warning: \(error.description)")
             try KernelMounts.unmount(layout, lazy: true)
