@@ -66,6 +66,7 @@ enum EmbeddedTemplates {
             # nothing harmful when ksqsh is missing or older.
 
             _ksqsh_hook() {
+            	# ${VAR-}: not every variable is set in every phase, nor under set -u.
             	local phase=$1 helper=@KSQSH@ status
             	if [[ ! -x ${helper} ]]; then
             		helper=$(command -v ksqsh 2>/dev/null)
@@ -76,12 +77,12 @@ enum EmbeddedTemplates {
             	fi
             	ebegin "ksqsh ${phase}"
             	env \
-            		ROOT="${ROOT}" EPREFIX="${EPREFIX}" EROOT="${EROOT}" ED="${ED}" \
-            		WORKDIR="${WORKDIR}" KV_FULL="${KV_FULL}" PN="${PN}" PVR="${PVR}" \
-            		USE="${USE}" MERGE_TYPE="${MERGE_TYPE}" \
-            		REPLACING_VERSIONS="${REPLACING_VERSIONS}" \
-            		REPLACED_BY_VERSION="${REPLACED_BY_VERSION}" FEATURES="${FEATURES}" \
-            		KSQSH_FALLBACK="${KSQSH_FALLBACK}" KSQSH_PREPARE="${KSQSH_PREPARE}" \
+            		ROOT="${ROOT-}" EPREFIX="${EPREFIX-}" EROOT="${EROOT-}" ED="${ED-}" \
+            		WORKDIR="${WORKDIR-}" KV_FULL="${KV_FULL-}" PN="${PN-}" PVR="${PVR-}" \
+            		USE="${USE-}" MERGE_TYPE="${MERGE_TYPE-}" \
+            		REPLACING_VERSIONS="${REPLACING_VERSIONS-}" \
+            		REPLACED_BY_VERSION="${REPLACED_BY_VERSION-}" FEATURES="${FEATURES-}" \
+            		KSQSH_FALLBACK="${KSQSH_FALLBACK-}" KSQSH_PREPARE="${KSQSH_PREPARE-}" \
             		"${helper}" hook --interface @INTERFACE@ "${phase}"
             	status=$?
             	eend "${status}"

@@ -32,6 +32,10 @@ public struct HookRunner {
         case .squashSources(let tree, let image):
             try squash(tree: tree, image: image)
         case .checkPackageImage(let image, let mountPoint):
+            if !isRegularFile(image), environment.fallbackToPlain, isDirectory(mountPoint), KernelMounts.hasContent(mountPoint) {
+                log("package holds plain sources (KSQSH_FALLBACK=plain): nothing to check")
+                return
+            }
             guard isRegularFile(image) else {
                 throw KsqshError(.internalError, path: image, "the package holds no image: did src_install copy WORKDIR/linux* as kernel-2 does?")
             }
