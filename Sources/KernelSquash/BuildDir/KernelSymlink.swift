@@ -14,7 +14,7 @@ public enum KernelSymlink {
                 .pathRefused, path: link,
                 "is a real \(info.st_mode & S_IFMT == S_IFDIR ? "directory" : "file"), not a symlink; move it away to let ksqsh manage it")
         }
-        let staging = link.removingLastComponent().appending(".linux.ksqsh-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))")
+        let staging = hiddenTemporaryName(for: link)
         guard symlink(name, staging.string) == 0 else {
             throw KsqshError(.writeFailed, path: link, "cannot create the symlink", errno: Errno(rawValue: errno))
         }

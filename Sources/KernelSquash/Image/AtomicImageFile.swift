@@ -37,7 +37,7 @@ public final class AtomicImageFile {
         guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
             throw AtomicImageFile.createError(directory, code)
         }
-        let temporary = AtomicImageFile.temporaryName(for: target)
+        let temporary = hiddenTemporaryName(for: target)
         let named = temporary.withPlatformString { open($0, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, AtomicImageFile.mode) }
         guard named >= 0 else { throw AtomicImageFile.createError(directory, Glibc.errno) }
         descriptor = FileDescriptor(rawValue: named)
@@ -62,7 +62,7 @@ public final class AtomicImageFile {
             InterruptCleanup.unregister()
         } else if force {
             // linkat cannot replace: link under a hidden name, then rename over the target.
-            let staging = AtomicImageFile.temporaryName(for: target)
+            let staging = hiddenTemporaryName(for: target)
             try link(to: staging)
             do { try rename(staging) } catch {
                 _ = staging.withPlatformString { unlink($0) }
@@ -128,11 +128,5 @@ public final class AtomicImageFile {
         default:
             KsqshError(.writeFailed, path: directory, "cannot create the image", errno: Errno(rawValue: code))
         }
-    }
-
-    private static func temporaryName(for target: FilePath) -> FilePath {
-        let name = target.lastComponent?.string ?? "image"
-        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        return target.removingLastComponent().appending(".\(name).ksqsh-\(suffix)")
     }
 }

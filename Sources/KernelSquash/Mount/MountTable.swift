@@ -74,17 +74,3 @@ func canonicalPath(_ path: FilePath) -> FilePath {
     defer { free(resolved) }
     return FilePath(String(cString: resolved))
 }
-
-/// Reads a small text file (sysfs, procfs, configs) whole.
-func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws -> String {
-    let descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
-    defer { try? descriptor.close() }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while bytes.count < limit {
-        let count = try chunk.withUnsafeMutableBytes { try descriptor.read(into: $0) }
-        if count == 0 { break }
-        bytes += chunk[0..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
