@@ -48,6 +48,12 @@ final class BlockBuffer: @unchecked Sendable {
         isSparse ? 0 : UInt32(payload.count) | (isCompressed ? 0 : 1 << 24)
     }
 
+    /// The fragment-table index of a fragment block.
+    var fragmentIndex: UInt32 {
+        guard case .fragment(let index) = role else { preconditionFailure("a data block has no fragment index") }
+        return index
+    }
+
     func reset(role: BlockRole) {
         self.role = role
         count = 0

@@ -2,23 +2,30 @@ import CSquashFS
 import Glibc
 import SystemPackage
 
-/// Writes the contents of every regular file into the image, in a chosen
-/// order: full blocks are compressed in parallel, file tails are packed into
-/// shared fragment blocks. Identical tails and identical whole files are
-/// stored once; every candidate match is confirmed byte for byte.
+/// Writes the contents of regular files into the image, in the order they
+/// are handed over: full blocks are compressed in parallel, file tails are
+/// packed into shared fragment blocks. Identical tails and identical whole
+/// files are stored once; every candidate match is confirmed byte for byte.
+///
+/// Tails go to the fragment block of their *lane*. A scanned tree is stored
+/// in layout order and needs one lane; a tarball arrives in archive order,
+/// so it routes each tail to its layout group's lane instead, and files read
+/// together still share fragment blocks.
 final class DataWriter {
-    private let tree: SourceTree
     private let blockSize: Int
     private let blockWriter: BlockWriter
     private let fragments: FragmentTable
     private let file: SquashFSFile
+    private let recall: TailRecall
     private var pipeline: CompressionPipeline!
     private var progress: Progress?
 
     private(set) var layouts: [ObjectIdentifier: FileLayout] = [:]
+    /// Files that own data blocks, by their number in the data order.
     private var order: [TreeNode] = []
-    private var fragment: BlockBuffer?
-    private var tails: [TailKey: TailLocation] = [:]
+    /// The open fragment block of each lane.
+    private var openFragments: [BlockBuffer?]
+    private var tails: [TailKey: StoredTail] = [:]
     /// A tail is read here first, so a duplicate never touches the fragment block.
     private let tailScratch: UnsafeMutableRawBufferPointer
     /// An earlier tail is read here again to confirm a hash match.
@@ -29,69 +36,64 @@ final class DataWriter {
         let hash: UInt64
     }
 
-    /// Where a tail went, and where to read it again to confirm a match.
-    private struct TailLocation {
-        let fragment: UInt32
-        let offset: UInt32
-        let source: TreeNode
-    }
-
-    init(tree: SourceTree, file: SquashFSFile, options: SquashOptions, progress: Progress?) throws {
-        self.tree = tree
+    init(file: SquashFSFile, options: SquashOptions, lanes: Int = 1, recall: TailRecall, progress: Progress?) throws {
         self.file = file
+        self.recall = recall
         blockSize = options.blockSize
         blockWriter = try BlockWriter(file: file)
         fragments = try FragmentTable()
         self.progress = progress
+        openFragments = Array(repeating: nil, count: max(lanes, 1))
         tailScratch = .allocate(byteCount: options.blockSize, alignment: 64)
         compareScratch = .allocate(byteCount: options.blockSize, alignment: 64)
+        // Each open fragment block holds a buffer of the pool while it fills.
         pipeline = try CompressionPipeline(
             compression: options.compression, blockSize: options.blockSize,
-            workers: options.jobs, window: 2 * options.jobs + 2
+            workers: options.jobs, window: 2 * options.jobs + 1 + openFragments.count
         ) { [unowned self] buffer in try self.write(buffer) }
     }
 
     deinit {
+        pipeline.stop()
         tailScratch.deallocate()
         compareScratch.deallocate()
     }
 
     var fragmentTable: FragmentTable { fragments }
 
-    /// Stores the data of `files` (regular files, hard-link leaders only) in this order.
-    func writeData(of files: [TreeNode]) throws {
-        order = files
-        defer { pipeline.stop() }
-        for (number, node) in files.enumerated() {
-            try store(node, number: number)
-            progress?.advance(files: 1, bytes: node.size)
+    /// Stores the data of a scanned tree's `files` (regular files, hard-link
+    /// leaders only) in this order, then writes every block still pending.
+    func writeData(of files: [TreeNode], from tree: SourceTree) throws {
+        for node in files {
+            try store(node) { try SourceFileReader(node, in: tree) }
         }
-        if let fragment {
-            pipeline.submit(fragment)
-            self.fragment = nil
-        }
-        try pipeline.finish()
+        try finish()
     }
 
-    /// A file smaller than a block goes into a fragment block with its
-    /// neighbours. A larger one is stored as its own blocks, the last one
-    /// short (as mksquashfs does): packing big files' tails into fragments
-    /// mixes unrelated data and measured 0.2 % larger on kernel trees.
-    private func store(_ node: TreeNode, number: Int) throws {
+    /// Stores one regular file: a file smaller than a block goes into the
+    /// open fragment block of `lane` with its neighbours. A larger one is
+    /// stored as its own blocks, the last one short (as mksquashfs does):
+    /// packing big files' tails into fragments mixes unrelated data and
+    /// measured 0.2 % larger on kernel trees. `open` is called only for a
+    /// file that has bytes.
+    func store(_ node: TreeNode, lane: Int = 0, open: () throws -> FileContent) throws {
         let size = Int(node.size)
-        let blockCount = (size + blockSize - 1) / blockSize
         let key = ObjectIdentifier(node)
+        defer { progress?.advance(files: 1, bytes: node.size) }
         guard size > 0 else {
             layouts[key] = FileLayout(blockCount: 0)
             return
         }
-        let reader = try SourceFileReader(node, in: tree)
+        let content = try open()
         guard size >= blockSize else {
             layouts[key] = FileLayout(blockCount: 0)
-            layouts[key]!.fragment = try storeTail(of: reader, size: size, at: 0)
-            try reader.confirmUnchanged()
+            layouts[key]!.fragment = try storeTail(of: content, size: size, lane: lane)
+            try content.confirmUnchanged()
             return
         }
+        let number = order.count
+        order.append(node)
+        let blockCount = (size + blockSize - 1) / blockSize
         layouts[key] = FileLayout(blockCount: blockCount)
         for index in 0..<blockCount {
             let offset = index * blockSize
@@ -99,60 +101,70 @@ final class DataWriter {
             let role = BlockRole.data(file: number, index: index, first: index == 0, last: index == blockCount - 1)
             let buffer = try pipeline.acquire(for: role)
             buffer.count = count
-            if reader.mayHaveHoles && reader.isHole(at: UInt64(offset), length: count) {
+            if content.isHole(at: UInt64(offset), length: count) {
                 buffer.isSparse = true  // a hole reads as zeros: nothing to read or compress
                 pipeline.submit(buffer)
                 continue
             }
             do {
-                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer.input[0..<count]), at: UInt64(offset))
+                try content.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer.input[0..<count]), at: UInt64(offset))
             } catch {
                 pipeline.release(buffer)
                 throw error
             }
             pipeline.submit(buffer)
         }
-        try reader.confirmUnchanged()
+        try content.confirmUnchanged()
     }
 
-    /// Stores a file's tail in the current fragment block, unless an
-    /// identical tail is already stored; returns where it is.
-    private func storeTail(of reader: SourceFileReader, size: Int, at offset: UInt64) throws -> (index: UInt32, offset: UInt32) {
+    /// Submits the open fragment blocks and writes every block still pending.
+    func finish() throws {
+        defer { pipeline.stop() }
+        for lane in openFragments.indices {
+            submitFragment(ofLane: lane)
+        }
+        try pipeline.finish()
+    }
+
+    /// Stores a file's tail in its lane's fragment block, unless an identical
+    /// tail is already stored; returns where it is.
+    private func storeTail(of content: FileContent, size: Int, lane: Int) throws -> (index: UInt32, offset: UInt32) {
         let tail = UnsafeMutableRawBufferPointer(rebasing: tailScratch[0..<size])
-        try reader.read(into: tail, at: offset)
+        try content.read(into: tail, at: 0)
         let key = TailKey(size: size, hash: BlockHash.hash(UnsafeRawBufferPointer(tail)))
-        if let earlier = tails[key], try isStored(UnsafeRawBufferPointer(tail), at: earlier) {
+        if let earlier = tails[key], isStored(UnsafeRawBufferPointer(tail), at: earlier) {
             return (earlier.fragment, earlier.offset)
         }
 
-        if let full = fragment, full.count + size > blockSize {
-            pipeline.submit(full)
-            fragment = nil
+        if let open = openFragments[lane], open.count + size > blockSize {
+            submitFragment(ofLane: lane)
         }
-        if fragment == nil {
-            fragment = try pipeline.acquire(for: .fragment(index: try fragments.appendPlaceholder()))
+        if openFragments[lane] == nil {
+            openFragments[lane] = try pipeline.acquire(for: .fragment(index: try fragments.appendPlaceholder()))
         }
-        let block = fragment!
-        guard case .fragment(let index) = block.role else { preconditionFailure("the fragment buffer holds a data block") }
+        let block = openFragments[lane]!
         UnsafeMutableRawBufferPointer(rebasing: block.input[block.count..<block.count + size]).copyMemory(from: UnsafeRawBufferPointer(tail))
-        let location = TailLocation(fragment: index, offset: UInt32(block.count), source: reader.node)
-        tails[key] = location
+        let stored = StoredTail(fragment: block.fragmentIndex, offset: UInt32(block.count), source: content.node)
+        tails[key] = stored
         block.count += size
-        return (location.fragment, location.offset)
+        return (stored.fragment, stored.offset)
     }
 
-    /// Confirms a hash match byte for byte: against the open fragment block
-    /// if the earlier tail is still in it, else by reading the earlier file's
-    /// tail again (if that file changed since, there is simply no match).
-    private func isStored(_ tail: UnsafeRawBufferPointer, at earlier: TailLocation) throws -> Bool {
-        if let block = fragment, case .fragment(let index) = block.role, index == earlier.fragment {
-            let start = Int(earlier.offset)
-            return memcmp(block.input.baseAddress! + start, tail.baseAddress!, tail.count) == 0
+    private func submitFragment(ofLane lane: Int) {
+        guard let block = openFragments[lane] else { return }
+        recall.fragmentSubmitted(block, index: block.fragmentIndex)
+        pipeline.submit(block)
+        openFragments[lane] = nil
+    }
+
+    /// Confirms a hash match byte for byte: against an open fragment block
+    /// if the earlier tail is still in one, else through the recall.
+    private func isStored(_ tail: UnsafeRawBufferPointer, at earlier: StoredTail) -> Bool {
+        if let block = openFragments.lazy.compactMap({ $0 }).first(where: { $0.fragmentIndex == earlier.fragment }) {
+            return memcmp(block.input.baseAddress! + Int(earlier.offset), tail.baseAddress!, tail.count) == 0
         }
-        guard let reader = try? SourceFileReader(earlier.source, in: tree) else { return false }
         let again = UnsafeMutableRawBufferPointer(rebasing: compareScratch[0..<tail.count])
-        guard (try? reader.read(into: again, at: earlier.source.size - UInt64(tail.count))) != nil else { return false }
-        return memcmp(again.baseAddress!, tail.baseAddress!, tail.count) == 0
+        return recall.recall(earlier, into: again) && memcmp(again.baseAddress!, tail.baseAddress!, tail.count) == 0
     }
 
     /// Called in submission order for every compressed block.
@@ -164,6 +176,7 @@ final class DataWriter {
             let result = blockWriter.write(buffer.payload, size: UInt32(buffer.payload.count), checksum: buffer.checksum, flags: flags)
             try check(result.status, "writing a fragment block", file: file)
             try fragments.set(index, location: result.location, sizeWord: buffer.onDiskSizeWord)
+            recall.fragmentWritten(index: index, location: result.location, sizeWord: buffer.onDiskSizeWord)
         case .data(let number, let index, let first, let last):
             if first { flags |= UInt32(SQFS_BLK_FIRST_BLOCK.rawValue) }
             if last { flags |= UInt32(SQFS_BLK_LAST_BLOCK.rawValue) }

@@ -9,31 +9,50 @@ public struct ImageSummary: Sendable {
     public var imageBytes: UInt64
 }
 
-/// Assembles a squashfs 4.0 image of a scanned tree with libsquashfs, in the
-/// order the format needs: super block placeholder, compressor options, file
-/// data and fragments, inode table, directory table, fragment table, id
-/// table, then the real super block.
-enum ImageWriter {
-    static func write(_ tree: SourceTree, to file: SquashFSFile, path: FilePath, options: SquashOptions, progress: Progress?) throws -> ImageSummary {
-        let time = options.modificationTime ?? SquashOptions.sourceDateEpoch ?? tree.newestMtime
-        var superBlock = sqfs_super_t()
-        guard sqfs_super_init(&superBlock, options.blockSize, time, options.compression.id) == 0 else {
+/// Assembles a squashfs 4.0 image with libsquashfs, in the order the format
+/// needs: super block placeholder and compressor options (`init`), file data
+/// and fragments (a `DataWriter`, fed by the caller), then inode table,
+/// directory table, fragment table, id table and the real super block
+/// (`finish`).
+final class ImageWriter {
+    private let file: SquashFSFile
+    private let options: SquashOptions
+    private let compressor: Compressor
+    private var superBlock = sqfs_super_t()
+
+    init(file: SquashFSFile, options: SquashOptions) throws {
+        self.file = file
+        self.options = options
+        guard sqfs_super_init(&superBlock, options.blockSize, 0, options.compression.id) == 0 else {
             throw KsqshError(.internalError, "invalid block size \(options.blockSize)")
         }
         try check(sqfs_super_write(&superBlock, file.handle), "writing the super block", file: file)
 
-        let compressor = try Compressor(options.compression, blockSize: options.blockSize, forReading: false)
+        compressor = try Compressor(options.compression, blockSize: options.blockSize, forReading: false)
         let optionBytes = compressor.writeOptions(to: file)
         if optionBytes < 0 { try check(optionBytes, "writing the compressor options", file: file) }
         if optionBytes > 0 { superBlock.flags |= UInt16(SQFS_FLAG_COMPRESSOR_OPTIONS.rawValue) }
+    }
 
-        let data = try DataWriter(tree: tree, file: file, options: options, progress: progress)
-        try data.writeData(of: (options.layout ?? DataLayout.automatic(for: tree)).order(tree))
+    /// Writes a scanned tree's whole image.
+    static func write(_ tree: SourceTree, to file: SquashFSFile, options: SquashOptions, progress: Progress?) throws -> ImageSummary {
+        let image = try ImageWriter(file: file, options: options)
+        let data = try DataWriter(file: file, options: options, recall: SourceTailRecall(tree), progress: progress)
+        try data.writeData(of: (options.layout ?? DataLayout.automatic(for: tree)).order(tree), from: tree)
+        try image.finish(root: tree.root, data: data, newestMtime: tree.newestMtime)
+        return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
+    }
 
+    /// Writes the tables for the tree below `root`, whose file data `data`
+    /// has written (with `layouts` keyed by the nodes of that tree), and the
+    /// final super block. The image time is --time, else SOURCE_DATE_EPOCH,
+    /// else the newest mtime, so the same input always gives the same bytes.
+    func finish(root: TreeNode, data: DataWriter, layouts: [ObjectIdentifier: FileLayout]? = nil, newestMtime: UInt32) throws {
+        superBlock.modification_time = options.modificationTime ?? SquashOptions.sourceDateEpoch ?? newestMtime
         let ids = try IdTable()
-        let tables = try MetadataTables(file: file, compressor: compressor, ids: ids, layouts: data.layouts, keepOwner: options.keepOwner)
+        let tables = try MetadataTables(file: file, compressor: compressor, ids: ids, layouts: layouts ?? data.layouts, keepOwner: options.keepOwner)
         superBlock.inode_table_start = file.size
-        superBlock.root_inode_ref = try tables.writeInodes(of: tree.root)
+        superBlock.root_inode_ref = try tables.writeInodes(of: root)
         superBlock.directory_table_start = file.size
         try tables.writeDirectoryTable()
         try data.fragmentTable.write(to: file, super: &superBlock, compressor: compressor)
@@ -44,12 +63,11 @@ enum ImageWriter {
         superBlock.inode_count = tables.inodeCount
         superBlock.bytes_used = file.size
         try check(sqfs_super_write(&superBlock, file.handle), "writing the super block", file: file)
-        try padToDeviceBlock(file)
-        return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
+        try padToDeviceBlock()
     }
 
     /// Loop devices and mksquashfs want the image a multiple of 4 KiB.
-    private static func padToDeviceBlock(_ file: SquashFSFile) throws {
+    private func padToDeviceBlock() throws {
         let remainder = Int(file.size % 4096)
         guard remainder != 0 else { return }
         let zeros = [UInt8](repeating: 0, count: 4096 - remainder)

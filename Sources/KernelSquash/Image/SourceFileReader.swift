@@ -4,7 +4,7 @@ import SystemPackage
 
 /// Opens and reads one regular file of a scanned tree, checking that it is
 /// still the file that was scanned and that nobody changes it meanwhile.
-final class SourceFileReader {
+final class SourceFileReader: FileContent {
     let node: TreeNode
     let path: FilePath
     private let fd: Int32
@@ -58,6 +58,7 @@ final class SourceFileReader {
     /// Whether `length` bytes at `offset` are all hole, so they read as
     /// zeros without reading them (SEEK_DATA finds the next data).
     func isHole(at offset: UInt64, length: Int) -> Bool {
+        guard mayHaveHoles else { return false }
         let next = ksqsh_seek_data(fd, off_t(offset))
         if next < 0 { return Glibc.errno == ENXIO }
         return UInt64(next) >= offset + UInt64(length)

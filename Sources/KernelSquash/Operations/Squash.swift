@@ -35,7 +35,7 @@ public struct Squash {
         let progress = Progress.make(label: "squash", files: tree.entryCount, bytes: tree.regularFileBytes, quiet: quiet)
         var summary: ImageSummary
         do {
-            summary = try ImageWriter.write(tree, to: file, path: image, options: options, progress: progress)
+            summary = try ImageWriter.write(tree, to: file, options: options, progress: progress)
             progress?.finish()
         } catch var error as KsqshError where error.path == nil {
             progress?.finish()
