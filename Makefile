@@ -32,19 +32,20 @@ KERNEL_MARKER  := $(KSQSH_CACHE)/.unpacked
 # Extra arguments for ksqsh-bench, e.g. `make bench BENCH_ARGS='--runs 3'`.
 BENCH_ARGS ?=
 
-# Debian 12 packages: libraries the package links (libsquashfs1, liblzma,
-# mount via pkg-config), the reference tools the tests and bench compare
-# against, shellcheck for generated hooks, the kernel source and what
-# building it needs, and /usr/bin/time.
+# Debian 12 packages: libraries the package links (libsquashfs1, mount, and
+# liblzma, zlib and zstd for tarballs, via pkg-config), the reference tools
+# the tests and bench compare against (with tar, git and the compressors
+# that make test tarballs), shellcheck for generated hooks, the kernel
+# source and what building it needs, and /usr/bin/time.
 DEBIAN_PACKAGES := \
-	libsquashfs-dev liblzma-dev libmount-dev pkg-config \
-	squashfs-tools squashfs-tools-ng shellcheck \
+	libsquashfs-dev liblzma-dev zlib1g-dev libzstd-dev libmount-dev pkg-config \
+	squashfs-tools squashfs-tools-ng shellcheck tar git xz-utils zstd bzip2 \
 	linux-source-6.12 bc flex bison libelf-dev libssl-dev make gcc time
 
 # The same for Gentoo; pkgconf is in every stage3 but SwiftPM needs it.
 GENTOO_PACKAGES := \
-	sys-fs/squashfs-tools-ng sys-fs/squashfs-tools app-arch/xz-utils \
-	sys-apps/util-linux dev-util/shellcheck virtual/pkgconfig \
+	sys-fs/squashfs-tools-ng sys-fs/squashfs-tools app-arch/xz-utils sys-libs/zlib app-arch/zstd \
+	sys-apps/util-linux dev-util/shellcheck virtual/pkgconfig app-arch/tar dev-vcs/git app-arch/bzip2 \
 	sys-devel/bc sys-devel/flex sys-devel/bison virtual/libelf dev-libs/openssl
 
 # Each recipe is one bash script: `set -euo pipefail` semantics throughout,

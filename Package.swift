@@ -25,6 +25,10 @@ let package = Package(
             pkgConfig: "mount",
             providers: [.apt(["libmount-dev"])]
         ),
+        // Decompressors for `ksqsh squash TARBALL`: liblzma (xz-utils), zlib, zstd.
+        .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // What Swift cannot import from C: the inode's flexible array, function-like
         // macros, major()/minor(), and an sqfs_file_t that keeps errno.
         .target(
@@ -38,6 +42,9 @@ let package = Package(
                 "CSquashFS",
                 "CMount",
                 "CKsqsh",
+                "CLZMA",
+                "CZlib",
+                "CZstd",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

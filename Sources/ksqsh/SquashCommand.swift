@@ -14,7 +14,7 @@ struct SquashCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The directory to pack.")
+    @Argument(help: "The directory, or a tarball (.tar, .tar.xz, .tar.gz, .tar.zst) to read without unpacking it.")
     var source: String
 
     @Argument(help: "The image file to create.")

@@ -11,6 +11,7 @@ final class Progress {
     private let label: String
 
     /// nil when stderr is not a terminal or the caller asked for quiet.
+    /// `files` 0: not known beforehand (a tarball).
     static func make(label: String, files: Int, bytes: UInt64, quiet: Bool) -> Progress? {
         guard !quiet, isatty(STDERR_FILENO) == 1 else { return nil }
         return Progress(label: label, files: files, bytes: bytes)
@@ -41,7 +42,7 @@ final class Progress {
         let rate = elapsed > 0 ? Double(bytes) / elapsed : 0
         let left = rate > 0 ? Double(totalBytes - min(bytes, totalBytes)) / rate : 0
         let line =
-            "\r\u{1B}[K\(label): \(files)/\(totalFiles) files, \(Progress.megabytes(bytes))/\(Progress.megabytes(totalBytes)) MB, "
+            "\r\u{1B}[K\(label): \(totalFiles > 0 ? "\(files)/\(totalFiles)" : "\(files)") files, \(Progress.megabytes(bytes))/\(Progress.megabytes(totalBytes)) MB, "
             + "\(Progress.megabytes(UInt64(rate))) MB/s, \(Int(left.rounded())) s left"
         writeToStandardError(line)
     }

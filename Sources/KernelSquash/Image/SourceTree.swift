@@ -48,7 +48,7 @@ public final class SourceTree {
         var linkedInodes: [HardLinkKey] = []
     }
 
-    private struct HardLinkKey: Hashable {
+    struct HardLinkKey: Hashable {
         let device: UInt64
         let inode: UInt64
     }
@@ -56,7 +56,7 @@ public final class SourceTree {
     /// The first name of a hard-linked inode in byte-sorted preorder owns
     /// it: that is the order inodes are written in, so the owner is always
     /// written before any other name refers to it.
-    private static func assignHardLinkLeaders(_ root: TreeNode, linked: Set<HardLinkKey>) {
+    static func assignHardLinkLeaders(_ root: TreeNode, linked: Set<HardLinkKey>) {
         guard !linked.isEmpty else { return }
         var leaders: [HardLinkKey: TreeNode] = [:]
         root.forEachInPreorder { node in

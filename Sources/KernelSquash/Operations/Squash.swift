@@ -27,20 +27,16 @@ public struct Squash {
 
     public func run() throws -> Result {
         let start = Progress.now()
+        if Squash.isTarball(source) { return try runFromTarball(startedAt: start) }
         let tree = try SourceTree(scanning: source)
         try refuseImageInsideSource(tree)
         let output = try AtomicImageFile(creating: image, force: force)
         let file = try SquashFSFile(descriptor: output.descriptor, writable: true, path: image)
 
         let progress = Progress.make(label: "squash", files: tree.entryCount, bytes: tree.regularFileBytes, quiet: quiet)
-        var summary: ImageSummary
-        do {
-            summary = try ImageWriter.write(tree, to: file, options: options, progress: progress)
-            progress?.finish()
-        } catch var error as KsqshError where error.path == nil {
-            progress?.finish()
-            error = KsqshError(error.kind, path: image, error.message, errno: error.errno)
-            throw error
+        var summary = try withImagePath {
+            defer { progress?.finish() }
+            return try ImageWriter.write(tree, to: file, options: options, progress: progress)
         }
 
         var report: VerifyReport?
@@ -70,6 +66,15 @@ public struct Squash {
         }
         if node != nil {
             throw KsqshError(.imageDirectoryNotWritable, path: image, "image would be inside the source tree \(tree.path); write it elsewhere (e.g. next to the tree)")
+        }
+    }
+
+    /// Errors that name no path happened writing the image: name it.
+    func withImagePath<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as KsqshError where error.path == nil {
+            throw KsqshError(error.kind, path: image, error.message, errno: error.errno)
         }
     }
 }

@@ -10,6 +10,7 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         case sourceNotDirectory
         case sourceUnreadable
         case sourceChanged
+        case tarballMalformed
         case imageExists
         case imageDirectoryMissing
         case imageDirectoryNotWritable
@@ -60,6 +61,7 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         case .sourceNotDirectory: 11
         case .sourceUnreadable: 12
         case .sourceChanged: 13
+        case .tarballMalformed: 14
         case .imageExists: 20
         case .imageDirectoryMissing: 21
         case .imageDirectoryNotWritable: 22

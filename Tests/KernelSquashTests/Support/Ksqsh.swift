@@ -9,6 +9,7 @@ enum Ksqsh {
         static let sourceNotDirectory: Int32 = 11
         static let sourceUnreadable: Int32 = 12
         static let sourceChanged: Int32 = 13
+        static let tarballMalformed: Int32 = 14
         static let imageExists: Int32 = 20
         static let imageDirectoryMissing: Int32 = 21
         static let imageDirectoryNotWritable: Int32 = 22
