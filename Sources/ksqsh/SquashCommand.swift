@@ -32,6 +32,9 @@ struct SquashCommand: ParsableCommand {
     @Option(help: "Data order: kernel (what a kernel build reads first, first) or plain; default: kernel for kernel trees.")
     var layout: String?
 
+    @Option(help: ArgumentHelp("Store files in this order first: lines of 'PATH PRIORITY' as for mksquashfs -sort; higher first.", valueName: "file"))
+    var sortFile: String?
+
     @Flag(help: "Record the files' owners instead of root:root.")
     var keepOwner = false
 
@@ -67,6 +70,9 @@ struct SquashCommand: ParsableCommand {
         squash.options.jobs = jobs
         squash.options.keepOwner = keepOwner
         squash.options.layout = layout.flatMap(DataLayout.init)
+        if let sortFile {
+            squash.options.sortFile = try reportingErrors { try SortFile(contentsOf: FilePath(sortFile)) }
+        }
         squash.verify = verify
         squash.deleteSource = deleteSource
         squash.force = force

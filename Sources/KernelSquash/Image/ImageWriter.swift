@@ -38,7 +38,9 @@ final class ImageWriter {
     static func write(_ tree: SourceTree, to file: SquashFSFile, options: SquashOptions, progress: Progress?) throws -> ImageSummary {
         let image = try ImageWriter(file: file, options: options)
         let data = try DataWriter(file: file, options: options, recall: SourceTailRecall(tree), progress: progress)
-        try data.writeData(of: (options.layout ?? DataLayout.automatic(for: tree)).order(tree), from: tree)
+        var order = (options.layout ?? DataLayout.automatic(for: tree)).order(tree)
+        if let sortFile = options.sortFile { order = sortFile.apply(to: order) }
+        try data.writeData(of: order, from: tree)
         try image.finish(root: tree.root, data: data, newestMtime: tree.newestMtime)
         return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
     }

@@ -13,6 +13,8 @@ public struct SquashOptions: Sendable {
     public var modificationTime: UInt32?
     /// Where file data goes in the image; nil: `kernel` for kernel trees, else `plain`.
     public var layout: DataLayout?
+    /// Priorities that reorder the layout's files (`--sort-file`).
+    public var sortFile: SortFile?
 
     public init() {}
 

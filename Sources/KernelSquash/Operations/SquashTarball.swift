@@ -18,6 +18,9 @@ extension Squash {
         if verify {
             throw KsqshError(.sourceNotDirectory, path: source, "--verify compares the image with a directory; unpack the tarball and run: ksqsh verify IMAGE DIRECTORY")
         }
+        if options.sortFile != nil {
+            throw KsqshError(.sourceNotDirectory, path: source, "--sort-file orders a directory's files; a tarball is stored in archive order")
+        }
         let descriptor: FileDescriptor
         do {
             descriptor = try FileDescriptor.open(source, .readOnly, options: [.closeOnExec])
