@@ -33,7 +33,10 @@ struct PrepareCommand: ParsableCommand {
             prepare.symlink = symlink
             return (prepare.layout, try prepare.run())
         }
-        print("\(report.0.buildDirectory): configured from \(report.1.configSource)\(modules ? ", modules prepared" : "")")
+        if modules && !report.1.modulesPrepared {
+            writeToStandardErrorLine("ksqsh: warning: \(report.0.buildDirectory)/.config has CONFIG_MODULES unset: there is nothing to prepare for external modules")
+        }
+        print("\(report.0.buildDirectory): configured from \(report.1.configSource)\(report.1.modulesPrepared ? ", modules prepared" : "")")
         if symlink { print("\(report.0.symlink) -> \(report.0.buildDirectory.lastComponent!)") }
     }
 }

@@ -228,5 +228,20 @@ extension LifecycleTests {
             #expect(release.contains("-modules\""), "UTS_RELEASE carries CONFIG_LOCALVERSION: \(release)")
             #expect(access((build / "scripts/mod/modpost").string, X_OK) == 0, "modpost is built")
         }
+
+        @Test("--modules on a config without CONFIG_MODULES warns instead of claiming modules are prepared")
+        func modulesDisabled() throws {
+            let root = try LifecycleRoot("no-modules")
+            defer { root.tearDown() }
+            try root.installImage(skeleton: .modules)
+            let given = root["given.config"]
+            try FS.writeFile(given, KernelConfig.withMarker("nomod") + Array("# CONFIG_MODULES is not set\n".utf8))
+
+            let result = try root.ksqsh("prepare", kernel: version, ["--config", given, "--modules"], timeout: .seconds(240))
+            expectCompleted(result, printing: ["\(root.buildDirectory()): configured from the given config \(given)"])
+            #expect(result.stderrText.contains("warning:") && result.stderrText.contains("CONFIG_MODULES"), "a warning names CONFIG_MODULES: \(result)")
+            #expect(!result.stdoutText.contains("modules prepared"), "nothing was prepared for modules: \(result)")
+            #expect(!FS.exists(root.buildDirectory() / "scripts/mod/modpost"), "modules_prepare did not run")
+        }
     }
 }

@@ -16,6 +16,8 @@ public struct Prepare {
     public struct Report: Sendable {
         public var configSource: ConfigSource
         public var mounted: LoopMount.Outcome?
+        /// Whether modules_prepare ran (false: not asked, or the config has no modules).
+        public var modulesPrepared = false
     }
 
     public func run() throws -> Report {
@@ -45,9 +47,19 @@ public struct Prepare {
         case .defconfig:
             try make.run("defconfig")
         }
-        if modules { try make.run("modules_prepare") }
+        var report = Report(configSource: source, mounted: mounted)
+        // Without CONFIG_MODULES the kernel's modules_prepare is an empty
+        // target: it would "succeed" having prepared nothing.
+        if modules, try Self.enablesModules(target) {
+            try make.run("modules_prepare")
+            report.modulesPrepared = true
+        }
         if symlink { try KernelSymlink.point(layout.symlink, at: layout.buildDirectory.lastComponent!.string) }
-        return Report(configSource: source, mounted: mounted)
+        return report
+    }
+
+    private static func enablesModules(_ config: FilePath) throws -> Bool {
+        try readSmallFile(config, limit: 16 << 20).split(separator: "\n").contains("CONFIG_MODULES=y")
     }
 
     /// What would make it fail half-way is refused before anything changes.
