@@ -8,6 +8,7 @@
 #   make bench-quick     the same on drivers/net only (~20 s per tool)
 #   make setup           deps + build + install + squash a kernel tree as a demo
 #   make kernel-tree     unpack Debian's kernel source once into $(KSQSH_CACHE)
+#   make fuzz            libFuzzer on the image-reading path for $(FUZZ_SECONDS) s (not part of `make test`)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -216,3 +217,23 @@ etc-portage: build
 	cp -p "$$staging"/etc/local.d/ksqsh.* etc-portage/local.d/
 	cp -p "$$staging"/etc/systemd/system/ksqsh-mount.service etc-portage/systemd/
 	echo "make etc-portage: regenerated etc-portage/"
+
+# libFuzzer over the image-reading path of verify, mount and status
+# (Fuzz/: its own package, so `swift build` and `swift test` never see it).
+# New inputs go to .build/fuzz/corpus, seeded from the committed Fuzz/corpus;
+# a crash, hang or out-of-memory input lands in .build/fuzz/artifacts: fix
+# it, then add it to Tests/KernelSquashTests/Fixtures/fuzz-regressions/.
+FUZZ_SECONDS ?= 120
+FUZZ_BUILD   := .build/fuzz
+FUZZ_ARGS    ?=
+
+.PHONY: fuzz
+fuzz:
+	$(SWIFT) build --package-path Fuzz --scratch-path $(FUZZ_BUILD) -c release -Xswiftc -sanitize=fuzzer,address
+	mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/artifacts
+	# Huge allocations a damaged size asks libsquashfs for fail as they would
+	# outside ASan (NULL, then a clean error) instead of aborting the run.
+	ASAN_OPTIONS=allocator_may_return_null=1 $(FUZZ_BUILD)/release/ksqsh-fuzz \
+		-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=8192 \
+		-max_len=65536 -artifact_prefix=$(FUZZ_BUILD)/artifacts/ -print_final_stats=1 \
+		$(FUZZ_ARGS) $(FUZZ_BUILD)/corpus Fuzz/corpus

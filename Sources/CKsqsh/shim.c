@@ -42,6 +42,11 @@ const char *ksqsh_tree_node_name(const sqfs_tree_node_t *node)
 	return (const char *)node->name;
 }
 
+const uint8_t *ksqsh_dir_entry_name(const sqfs_dir_entry_t *entry)
+{
+	return entry->name;
+}
+
 void ksqsh_free(void *pointer)
 {
 	free(pointer);

@@ -8,6 +8,7 @@
 #include <sqfs/inode.h>
 #include <sqfs/io.h>
 #include <sqfs/dir_reader.h>
+#include <sqfs/dir.h>
 
 /* The inode's flexible `extra[]` array: block sizes of a file, the target of
    a symlink. Swift does not import flexible array members. */
@@ -19,6 +20,9 @@ size_t ksqsh_inode_block_count(const sqfs_inode_generic_t *inode);
 
 /* The name of a node from sqfs_dir_reader_get_full_hierarchy (NUL-terminated). */
 const char *ksqsh_tree_node_name(const sqfs_tree_node_t *node);
+
+/* The name of an entry from sqfs_dir_reader_read: `size` + 1 bytes, not NUL-terminated. */
+const uint8_t *ksqsh_dir_entry_name(const sqfs_dir_entry_t *entry);
 
 /* free() for memory libsquashfs allocated (inodes, paths). */
 void ksqsh_free(void *pointer);

@@ -64,10 +64,35 @@ public struct KernelStatus: Sendable, Encodable {
             problems.append("mounted from \(mount.loopBackingFile ?? mount.source), not from its image")
         }
         if mountPoint == "empty" && !hasImage { problems.append("mount point without an image") }
-        if hasImage && mountPoint != "mounted" { problems.append("image not mounted (ksqsh mount --kernel \(version))") }
+        if hasImage, let damage = KernelStatus.damage(of: layout.image, mounted: mountPoint == "mounted") {
+            problems.append("image is damaged: \(damage); check it with ksqsh verify \(layout.image)")
+        } else if hasImage && mountPoint != "mounted" {
+            problems.append("image not mounted (ksqsh mount --kernel \(version))")
+        }
         if hasImage && packages.isAvailable && package == nil { problems.append("image belongs to no installed package") }
         if buildDirectory != nil && !hasImage && mountPoint != "unpacked" { problems.append("build dir without sources") }
         self.problems = problems
+    }
+}
+
+extension KernelStatus {
+    /// What is wrong with an image, if anything. A mounted image passed
+    /// `mount`'s metadata check, so only its super block and table layout are
+    /// checked again (a few reads); an unmounted one gets the metadata check
+    /// `mount` would run, so status says why mounting it would fail.
+    static func damage(of image: FilePath, mounted: Bool) -> String? {
+        do {
+            if mounted {
+                try ImageCheck.layout(of: image)
+            } else {
+                try ImageCheck.metadata(of: image)
+            }
+            return nil
+        } catch let error as KsqshError {
+            return error.errno.map { "\(error.message) (\($0))" } ?? error.message
+        } catch {
+            return "\(error)"
+        }
     }
 }
 

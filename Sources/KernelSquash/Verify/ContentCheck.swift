@@ -48,13 +48,14 @@ final class ContentCheck: @unchecked Sendable {
     /// Contiguous runs of files holding about the same number of bytes, so
     /// threads finish together (a few per thread, for the pool to balance).
     private func chunksByBytes(count: Int) -> [Range<Int>] {
-        let total = files.reduce(UInt64(0)) { $0 + $1.image.fileSize }
+        // Wrapping: sizes come from the image, and this only balances the work.
+        let total = files.reduce(UInt64(0)) { $0 &+ $1.image.fileSize }
         let target = max(total / UInt64(max(count, 1)), 1)
         var chunks: [Range<Int>] = []
         var start = 0
         var bytes: UInt64 = 0
         for (index, file) in files.enumerated() {
-            bytes += file.image.fileSize
+            bytes &+= file.image.fileSize
             if bytes >= target {
                 chunks.append(start..<index + 1)
                 start = index + 1
@@ -113,6 +114,6 @@ final class ContentCheck: @unchecked Sendable {
             }
             checked += offset
         }
-        lock.withLock { bytesChecked += checked }
+        lock.withLock { bytesChecked &+= checked }
     }
 }

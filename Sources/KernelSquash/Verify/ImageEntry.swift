@@ -4,24 +4,11 @@ import Glibc
 
 /// Read-only views of one node of an image's directory tree.
 struct ImageEntry {
-    let node: UnsafeMutablePointer<sqfs_tree_node_t>
+    let node: ImageNode
 
-    var inode: UnsafeMutablePointer<sqfs_inode_generic_t> { node.pointee.inode }
-
-    var name: [UInt8] {
-        let cName = ksqsh_tree_node_name(node)!
-        return Array(UnsafeRawBufferPointer(start: cName, count: strlen(cName)))
-    }
-
-    var children: [ImageEntry] {
-        var result: [ImageEntry] = []
-        var child = node.pointee.children
-        while let current = child {
-            result.append(ImageEntry(node: current))
-            child = current.pointee.next
-        }
-        return result
-    }
+    var inode: UnsafeMutablePointer<sqfs_inode_generic_t> { node.inode }
+    var name: [UInt8] { node.name }
+    var children: [ImageEntry] { node.children.map(ImageEntry.init) }
 
     var kind: TreeNode.Kind? {
         switch Int(inode.pointee.base.type) {
@@ -39,8 +26,8 @@ struct ImageEntry {
     var permissions: UInt16 { inode.pointee.base.mode & 0o7777 }
     var mtime: UInt32 { inode.pointee.base.mod_time }
     var inodeNumber: UInt32 { inode.pointee.base.inode_number }
-    var uid: UInt32 { node.pointee.uid }
-    var gid: UInt32 { node.pointee.gid }
+    var uid: UInt32 { node.uid }
+    var gid: UInt32 { node.gid }
 
     var fileSize: UInt64 {
         var size: UInt64 = 0

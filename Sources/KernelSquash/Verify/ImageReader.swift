@@ -3,14 +3,19 @@ import CSquashFS
 import Glibc
 import SystemPackage
 
-/// An image opened for reading with libsquashfs: super block, compressor,
-/// id table, and the whole directory tree with every inode.
+/// An image opened for reading with libsquashfs: super block, layout,
+/// compressor, id and fragment tables, and the whole directory tree with
+/// every inode. Everything a damaged image can get wrong is reported as a
+/// KsqshError (40 or 41), never a crash, a hang or a huge allocation.
 final class ImageReader {
     let path: FilePath
     let descriptor: FileDescriptor
     var superBlock = sqfs_super_t()
     let compression: Compression
-    let root: UnsafeMutablePointer<sqfs_tree_node_t>
+    let layout: ImageLayout
+    let root: ImageNode
+    /// Every fragment table entry, by index.
+    let fragments: [sqfs_fragment_t]
     private let file: SquashFSFile
     private let compressor: Compressor
 
@@ -18,31 +23,22 @@ final class ImageReader {
         self.path = path
         self.descriptor = descriptor
         file = try SquashFSFile(descriptor: descriptor, writable: false, path: path)
-        let status = sqfs_super_read(&superBlock, file.handle)
-        guard status == 0 else {
-            throw KsqshError(.imageUnreadable, path: path, "not a readable squashfs image: \(SquashFSStatus.describe(status))")
-        }
-        guard let compression = Compression(id: superBlock.compression_id) else {
-            throw KsqshError(.imageCorrupt, path: path, "super block names unknown compressor \(superBlock.compression_id)")
-        }
-        self.compression = compression
-        guard superBlock.bytes_used <= file.size else {
-            throw KsqshError(.imageUnreadable, path: path, "image is truncated: super block says \(superBlock.bytes_used) bytes, file has \(file.size)")
-        }
+        let header = try ImageHeader(file: file, path: path)
+        superBlock = header.superBlock
+        compression = header.compression
+        layout = header.layout
         compressor = try ImageReader.decompressor(compression, superBlock: superBlock, file: file, path: path)
 
         let ids = try IdTable()
         try ImageReader.check(sqfs_id_table_read(ids.handle, file.handle, &superBlock, compressor.handle), "reading the id table", path)
+        fragments = try ImageReader.fragmentTable(superBlock, file: file, compressor: compressor, path: path)
         guard let directories = sqfs_dir_reader_create(&superBlock, compressor.handle, file.handle, 0) else {
             throw KsqshError(.internalError, path: path, "cannot create a directory reader (out of memory)")
         }
         defer { sqfs_destroy(UnsafeMutableRawPointer(directories)) }
-        var tree: UnsafeMutablePointer<sqfs_tree_node_t>?
-        try ImageReader.check(sqfs_dir_reader_get_full_hierarchy(directories, ids.handle, nil, 0, &tree), "reading the directory tree", path)
-        root = tree!
+        root = try ImageTreeReader(path: path, reader: directories, ids: ids.handle).read()
+        try InodeConsistency(superBlock: superBlock, layout: layout, fragments: fragments, path: path).check(root)
     }
-
-    deinit { sqfs_dir_tree_destroy(root) }
 
     /// A reader of file contents for one thread (libsquashfs readers are not thread-safe).
     func makeDataReader() throws -> DataReader {
@@ -63,10 +59,48 @@ final class ImageReader {
         return compressor
     }
 
+    /// The fragment table, each entry inside the data region.
+    private static func fragmentTable(_ superBlock: sqfs_super_t, file: SquashFSFile, compressor: Compressor, path: FilePath) throws -> [sqfs_fragment_t] {
+        guard let table = sqfs_frag_table_create(0) else {
+            throw KsqshError(.internalError, path: path, "cannot create a fragment table (out of memory)")
+        }
+        defer { sqfs_destroy(UnsafeMutableRawPointer(table)) }
+        var superBlock = superBlock
+        try check(sqfs_frag_table_read(table, file.handle, &superBlock, compressor.handle), "reading the fragment table", path)
+        return try (0..<UInt32(sqfs_frag_table_get_size(table))).map { index in
+            var entry = sqfs_fragment_t()
+            try check(sqfs_frag_table_lookup(table, index, &entry), "reading fragment table entry \(index)", path)
+            return entry
+        }
+    }
+
     static func check(_ status: Int32, _ what: String, _ path: FilePath) throws {
         guard status == 0 else {
             throw KsqshError(.imageCorrupt, path: path, "\(what) failed: \(SquashFSStatus.describe(status))")
         }
+    }
+}
+
+/// The super block, proven consistent with the file and with the layout of
+/// every table (no table is decoded yet).
+struct ImageHeader {
+    var superBlock = sqfs_super_t()
+    let compression: Compression
+    let layout: ImageLayout
+
+    init(file: SquashFSFile, path: FilePath) throws {
+        let status = sqfs_super_read(&superBlock, file.handle)
+        guard status == 0 else {
+            throw KsqshError(.imageUnreadable, path: path, "not a readable squashfs image: \(SquashFSStatus.describe(status))")
+        }
+        guard let compression = Compression(id: superBlock.compression_id) else {
+            throw KsqshError(.imageCorrupt, path: path, "super block names unknown compressor \(superBlock.compression_id)")
+        }
+        self.compression = compression
+        guard superBlock.bytes_used <= file.size else {
+            throw KsqshError(.imageUnreadable, path: path, "image is truncated: super block says \(superBlock.bytes_used) bytes, file has \(file.size)")
+        }
+        layout = try ImageLayout(superBlock, file: file, path: path)
     }
 }
 

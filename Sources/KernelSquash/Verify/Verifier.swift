@@ -26,13 +26,9 @@ public enum Verifier {
     static let reportLimit = 20
 
     public static func verify(image path: FilePath, against source: SourceTree?, options: VerifyOptions) throws -> VerifyReport {
-        let fd = path.withPlatformString { open($0, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else {
-            throw KsqshError(.imageUnreadable, path: path, "cannot open the image", errno: Errno(rawValue: errno))
+        try ImageCheck.withImage(path) { descriptor in
+            try verify(image: descriptor, path: path, against: source, options: options)
         }
-        let descriptor = FileDescriptor(rawValue: fd)
-        defer { try? descriptor.close() }
-        return try verify(image: descriptor, path: path, against: source, options: options)
     }
 
     static func verify(image descriptor: FileDescriptor, path: FilePath, against source: SourceTree?, options: VerifyOptions) throws -> VerifyReport {

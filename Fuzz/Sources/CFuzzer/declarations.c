@@ -1,0 +1,1 @@
+/* Only the declaration in CFuzzer.h: libFuzzer (-sanitize=fuzzer) defines it. */
