@@ -73,6 +73,7 @@ enum EmbeddedTemplates {
             	fi
             	if [[ -z ${helper} ]]; then
             		ewarn "ksqsh is not installed: ${phase} leaves the kernel sources as they are"
+            		[[ ${phase} == pre_pkg_prerm ]] && _ksqsh_unmount_without_helper
             		return 0
             	fi
             	ebegin "ksqsh ${phase}"
@@ -87,6 +88,22 @@ enum EmbeddedTemplates {
             	status=$?
             	eend "${status}"
             	return "${status}"
+            }
+
+            # The one thing a hook does without ksqsh: when the package goes, portage
+            # unlinks the image but cannot unmount it, which would pin the deleted image
+            # and its loop device until reboot. Only a squashfs mounted exactly at this
+            # version's mount point is touched; its loop device is auto-cleared.
+            _ksqsh_unmount_without_helper() {
+            	local mountpoint="${EROOT%/}/usr/src/linux-${KV_FULL}"
+            	[[ $(findmnt -rn -o FSTYPE --mountpoint "${mountpoint}" 2>/dev/null) == squashfs ]] || return 0
+            	if umount "${mountpoint}" 2>/dev/null || umount -l "${mountpoint}"; then
+            		rmdir "${mountpoint}" 2>/dev/null
+            		einfo "unmounted ${mountpoint} without ksqsh; its build dir and .config stay"
+            	else
+            		ewarn "could not unmount ${mountpoint}: run 'umount ${mountpoint}'"
+            	fi
+            	return 0
             }
 
             # Squash WORKDIR/linux-KV into linux-KV.sqfs beside it; kernel-2 installs both.
