@@ -60,8 +60,10 @@ struct TarballTests {
         #expect(top.count == 1, "the tarball should have one top directory: \(top)")
         let tree = unpacked / top[0]
 
-        let squashed = try Ksqsh.squash(tarball, fromTarball)
+        // --verify reads the archive a second time and compares every byte.
+        let squashed = try Ksqsh.squash(tarball, fromTarball, ["--verify"], quiet: false)
         expectSuccess(squashed)
+        #expect(squashed.stdoutText.contains(", verified"), "squash --verify should say it verified: \(squashed)")
         try Ksqsh.squashChecked(tree, fromTree)
         let listings = try [fromTarball, fromTree].map { try Subprocess.runChecked("unsquashfs", ["-lls", "-d", "root", $0]).stdoutText }
         #expect(listings[0] == listings[1], "unsquashfs -lls differs between the tarball's image and the unpacked tree's")
@@ -89,10 +91,12 @@ struct TarballTests {
         tar.entry("top/Makefile.link", type: "1", linkName: "top/Makefile")
         tar.pax([("linkpath", "Makefile-" + String(repeating: "a", count: 150))])
         tar.entry("top/long-symlink", type: "2", mode: 0o777)
+        // A later entry of the same name replaces the file; the hard link made before keeps the old one, as with tar -x.
+        tar.entry("top/Makefile", data: Array("all: again\n".utf8))
         tar.end()
         let tarball = work["hand.tar"]
         try FS.writeFile(tarball, tar.bytes)
-        expectSuccess(try Ksqsh.squash(tarball, work.image))
+        expectSuccess(try Ksqsh.squash(tarball, work.image, ["--verify"]))
 
         let unpacked = work["unpacked"]
         try FS.mkdir(unpacked)
@@ -189,7 +193,7 @@ struct TarballTests {
         }
     }
 
-    @Test("--verify and --delete-source need a directory: a tarball is refused with exit 11 and left alone")
+    @Test("--delete-source and --sort-file need a directory: a tarball is refused with exit 11 and left alone")
     func refusesDirectoryOnlyOptions() throws {
         let work = try Workspace("tar-options")
         defer { work.remove() }
@@ -198,10 +202,12 @@ struct TarballTests {
         tar.end()
         let tarball = work["ok.tar"]
         try FS.writeFile(tarball, tar.bytes)
-        for option: ByteString in ["--verify", "--delete-source"] {
-            let result = try Ksqsh.squash(tarball, work.image, [option])
+        let sortFile = work["order.txt"]
+        try FS.writeFile(sortFile, Array("file 1\n".utf8))
+        for options: [ByteString] in [["--delete-source"], ["--sort-file", sortFile]] {
+            let result = try Ksqsh.squash(tarball, work.image, options)
             expectCleanFailure(result, exit: Ksqsh.Exit.sourceNotDirectory, naming: tarball, image: work.image, imageDirectoryBefore: [], source: nil, sourceBefore: nil)
-            #expect(try FS.readFile(tarball) == tar.bytes, "\(option): the tarball must be left as it was")
+            #expect(try FS.readFile(tarball) == tar.bytes, "\(options): the tarball must be left as it was")
         }
     }
 }

@@ -15,9 +15,6 @@ extension Squash {
         if deleteSource {
             throw KsqshError(.sourceNotDirectory, path: source, "--delete-source empties a directory; a tarball is never deleted")
         }
-        if verify {
-            throw KsqshError(.sourceNotDirectory, path: source, "--verify compares the image with a directory; unpack the tarball and run: ksqsh verify IMAGE DIRECTORY")
-        }
         if options.sortFile != nil {
             throw KsqshError(.sourceNotDirectory, path: source, "--sort-file orders a directory's files; a tarball is stored in archive order")
         }
@@ -28,20 +25,38 @@ extension Squash {
             throw KsqshError(errno == .noSuchFileOrDirectory ? .sourceMissing : .sourceUnreadable, path: source, "cannot open the tarball", errno: errno)
         }
         defer { try? descriptor.close() }
+        var info = stat()
+        fstat(descriptor.rawValue, &info)
         let reader = TarReader(try TarballStream.open(descriptor, path: source), path: source)
 
         let output = try AtomicImageFile(creating: image, force: force)
         let file = try SquashFSFile(descriptor: output.descriptor, writable: true, path: image)
-        var info = stat()
-        fstat(descriptor.rawValue, &info)
-        let summary = try withImagePath {
-            try write(from: reader, to: file, tarballBytes: UInt64(max(info.st_size, 0)))
+        var written = try withImagePath { try write(from: reader, to: file, tarballBytes: UInt64(max(info.st_size, 0))) }
+
+        var report: VerifyReport?
+        if verify {
+            // A second read of the archive: nothing of it was kept, by design.
+            _ = try? descriptor.seek(offset: 0, from: .start)
+            let again = TarReader(try TarballStream.open(descriptor, path: source), path: source)
+            var verifyOptions = VerifyOptions()
+            verifyOptions.keepOwner = options.keepOwner
+            report = try Verifier.verify(
+                image: output.descriptor, path: image, against: written.tree, tarball: source,
+                contentNodes: written.contentNodes, rereading: again, options: verifyOptions
+            )
         }
         try output.commit()
-        return Result(summary: summary, verified: nil, seconds: Progress.now() - start)
+        written.summary.imageBytes = UInt64(file.size)
+        return Result(summary: written.summary, verified: report, seconds: Progress.now() - start)
     }
 
-    private func write(from reader: TarReader, to file: SquashFSFile, tarballBytes: UInt64) throws -> ImageSummary {
+    private struct Written {
+        var summary: ImageSummary
+        var tree: StreamedTree
+        var contentNodes: [TreeNode]
+    }
+
+    private func write(from reader: TarReader, to file: SquashFSFile, tarballBytes: UInt64) throws -> Written {
         // A tarball's contents are known only as they stream by, so the
         // kernel rules apply unless --layout plain: on other trees they only
         // group files named like Kconfig*, Makefile*, Kbuild* and those below
@@ -68,7 +83,8 @@ extension Squash {
             try data.finish()
             let (tree, layouts) = try index.buildTree(layouts: data.layouts)
             try image.finish(root: tree.root, data: data, layouts: layouts, newestMtime: tree.newestMtime)
-            return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
+            let summary = ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
+            return Written(summary: summary, tree: tree, contentNodes: index.contentNodes)
         } catch let invalid as TarHeader.Invalid {
             throw KsqshError(.tarballMalformed, path: source, invalid.reason)
         }

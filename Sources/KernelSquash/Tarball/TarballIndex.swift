@@ -17,6 +17,9 @@ final class TarballIndex {
     }
 
     private var inodes: [Inode] = []
+    /// Every node handed out for content, in archive order (for a second
+    /// pass that verifies the image against the archive).
+    private(set) var contentNodes: [TreeNode] = []
     /// Normalised path (no leading, trailing or double slashes, no "."; ""
     /// for the top) → index in `inodes`. A later entry replaces an earlier
     /// one of the same name, as unpacking would.
@@ -60,6 +63,7 @@ final class TarballIndex {
         paths[path] = inodes.count
         inodes.append(inode)
         guard let node = inode.contentNode else { return nil }
+        contentNodes.append(node)
         return (node, layoutPath(of: path))
     }
 
@@ -99,6 +103,7 @@ final class TarballIndex {
                 let content = inodes[Int(node.identity.inode)].contentNode
             else { return }
             rekeyed[ObjectIdentifier(node)] = layouts[ObjectIdentifier(content)]
+            result.nodeForContent[ObjectIdentifier(content)] = node
             result.regularFileBytes += node.size
         }
         return (result, rekeyed)
@@ -168,6 +173,9 @@ struct StreamedTree {
     var entryCount = 0
     var regularFileBytes: UInt64 = 0
     var newestMtime: UInt32
+    /// Content node (from `TarballIndex.add`) → the node in this tree that
+    /// owns the data; absent for content a later entry of the same name replaced.
+    var nodeForContent: [ObjectIdentifier: TreeNode] = [:]
     fileprivate var linked: [SourceTree.HardLinkKey] = []
 
     init(newestMtime: UInt32) { self.newestMtime = newestMtime }
