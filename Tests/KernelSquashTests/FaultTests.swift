@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import Testing
 
@@ -87,8 +86,12 @@ struct FaultTests {
             defer { root.tearDown() }
             try root.installImage()
             checks.completed(try root.ksqsh("mount", kernel: Self.version), "mount")
-            let holder = try FileHolder(reading: root.mountPoint() / "Makefile")
-            defer { holder.stop() }
+            // `sleep` with the file as its stdin: busy through an open file, not a working directory.
+            let file = root.mountPoint() / "Makefile"
+            let holder = try ChildProcess("bash", ["-c", "exec sleep 30 <\"$1\"", "bash", file])
+            defer { holder.send(SIGKILL); _ = holder.wait(timeout: .seconds(10)) }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while (try? FS.readlink(ByteString("/proc/\(holder.pid)/fd/0"))) != file, ContinuousClock.now < deadline { usleep(10_000) }
 
             let before = try root.snapshot()
             let busy = try root.ksqsh("umount", kernel: Self.version)
@@ -96,7 +99,8 @@ struct FaultTests {
             checks.expect(busy.stderrText.contains("\(holder.pid)"), "stderr must name the holder's pid \(holder.pid): \(busy)")
             checks.expect(root.isMounted(), "a busy mount must stay mounted")
 
-            holder.stop()
+            holder.send(SIGKILL)
+            _ = holder.wait(timeout: .seconds(10))
             checks.completed(try root.ksqsh("umount", kernel: Self.version), "umount once the file is closed")
             checks.expect(root.mounts.isEmpty, "still mounted: \(root.mounts)")
         }
@@ -283,36 +287,5 @@ struct FaultScenario {
         expect(result.exitCode == exit, "expected exit \(exit): \(result)")
         expect(result.stderrLines.count == 1 && result.stderr.firstIndex(of: name.bytes) != nil, "one line naming \(name): \(result)")
         expect(!FS.exists(image), "a partial IMAGE was left at \(image)")
-    }
-}
-
-/// A process with a file open for reading (its stdin), keeping a mount busy
-/// without having its working directory there.
-final class FileHolder {
-    let process = Process()
-    var pid: Int32 { process.processIdentifier }
-
-    init(reading path: ByteString) throws {
-        guard let file = FileHandle(forReadingAtPath: path.string) else { throw TestSetupError("cannot open \(path)") }
-        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        process.arguments = ["30"]
-        process.standardInput = file
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try file.close()
-        let deadline = ContinuousClock.now + .seconds(5)
-        while (try? FS.readlink(ByteString("/proc/\(pid)/fd/0"))) != path {
-            guard ContinuousClock.now < deadline else {
-                stop()
-                throw TestSetupError("sleep (pid \(pid)) did not get \(path) as its stdin")
-            }
-            usleep(10_000)
-        }
-    }
-
-    func stop() {
-        if process.isRunning { kill(pid, SIGKILL) }
-        process.waitUntilExit()
     }
 }
