@@ -4,6 +4,7 @@
 #   make install         to $(DESTDIR)$(PREFIX)/bin/ksqsh   (PREFIX=/usr/local)
 #   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo)
 #   make test            the test suite (needs root: it loop-mounts images)
+#   make reliability     the reliability suites, summarised as one table
 #   make bench           ksqsh vs mksquashfs vs gensquashfs on a whole kernel tree
 #   make bench-quick     the same on drivers/net only (~20 s per tool)
 #   make setup           deps + build + install + squash a kernel tree as a demo
@@ -59,7 +60,7 @@ SHELL       := /bin/bash
 # its prerequisites running left to right (deps before kernel-tree).
 .NOTPARALLEL:
 
-.PHONY: all build install uninstall deps test bench bench-quick kernel-tree setup clean
+.PHONY: all build install uninstall deps test reliability bench bench-quick kernel-tree setup clean
 
 all: build
 
@@ -108,6 +109,11 @@ deps:
 # concurrency (`.serialized`), so no --parallel here.
 test:
 	$(SWIFT) test
+
+# Bad input, faults, kill points, corruption, … (scripts/reliability.sh):
+# their reliability-summary lines as one table; fails if any test failed.
+reliability:
+	SWIFT="$(SWIFT)" scripts/reliability.sh
 
 bench: build kernel-tree
 	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" $(BENCH_ARGS)

@@ -33,6 +33,7 @@ struct HooksCommand: ParsableCommand {
         var helper: String?
 
         func validate() throws {
+            try requireRootDirectory(root)
             guard InitSystem(rawValue: initSystem) != nil else {
                 throw ValidationError("--init must be one of \(InitSystem.allCases.map(\.rawValue).joined(separator: ", "))")
             }
@@ -42,8 +43,8 @@ struct HooksCommand: ParsableCommand {
         }
 
         func run() throws {
-            var installation = HookInstallation(helper: helper.map { FilePath($0) } ?? HooksCommand.ownPath())
-            installation.root = FilePath(root)
+            var installation = HookInstallation(helper: helper.map(CommandLinePath.filePath) ?? HooksCommand.ownPath())
+            installation.root = CommandLinePath.filePath(root)
             if !packages.isEmpty { installation.packages = packages }
             installation.initSystem = InitSystem(rawValue: initSystem)!
             for path in try reportingErrors({ try installation.install() }) { print("wrote \(path)") }
@@ -56,9 +57,11 @@ struct HooksCommand: ParsableCommand {
         @Option(help: "The root to remove from.")
         var root = "/"
 
+        func validate() throws { try requireRootDirectory(root) }
+
         func run() throws {
             var installation = HookInstallation(helper: HooksCommand.ownPath())
-            installation.root = FilePath(root)
+            installation.root = CommandLinePath.filePath(root)
             let removed = try reportingErrors { try installation.remove() }
             if removed.isEmpty { print("no ksqsh hooks installed under \(root)") }
             for path in removed { print("removed \(path)") }
@@ -80,7 +83,7 @@ struct HooksCommand: ParsableCommand {
 
         func run() throws {
             let text = try reportingErrors {
-                try HookTemplate.portageEnvHook.render(package: package, helper: helper.map { FilePath($0) } ?? HooksCommand.ownPath())
+                try HookTemplate.portageEnvHook.render(package: package, helper: helper.map(CommandLinePath.filePath) ?? HooksCommand.ownPath())
             }
             print(text, terminator: "")
         }

@@ -14,12 +14,13 @@ struct KernelOptions: ParsableArguments {
     var kernel: String?
 
     func validate() throws {
+        try requireRootDirectory(root)
         if let kernel, KernelVersion(kernel) == nil {
             throw ValidationError("'\(kernel)' is not a kernel version (digits first, then letters, digits, '.', '_', '+', '-')")
         }
     }
 
-    var eroot: FilePath { KernelLayout.eroot(root: FilePath(root), eprefix: eprefix) }
+    var eroot: FilePath { KernelLayout.eroot(root: CommandLinePath.filePath(root), eprefix: eprefix) }
 
     /// The layout for the given or only version.
     func layout() throws -> KernelLayout {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import KernelSquash
+import SystemPackage
 
 @main
 struct Ksqsh: ParsableCommand {
@@ -10,6 +11,25 @@ struct Ksqsh: ParsableCommand {
         version: "0.1.0",
         subcommands: [SquashCommand.self, VerifyCommand.self, MountCommand.self, UmountCommand.self, PrepareCommand.self, CleanCommand.self, StatusCommand.self, AdoptCommand.self, HookCommand.self, HooksCommand.self]
     )
+
+    /// As swift-argument-parser's own `main()`, except that a usage error is
+    /// one line on stderr (status 64), like every other ksqsh error: scripts
+    /// and build logs get the cause, `--help` gives the usage.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let status = exitCode(for: error)
+            let text = message(for: error)
+            // Help, --version, and failures already reported (ExitCode) go the usual way.
+            guard status.rawValue == ExitCode.validationFailure.rawValue, !(error is ExitCode), !text.isEmpty else {
+                exit(withError: error)
+            }
+            writeToStandardErrorLine("ksqsh: \(DisplayedText.oneLine(text)) (see --help)")
+            Glibc.exit(status.rawValue)
+        }
+    }
 }
 
 /// Runs a library operation; a KsqshError becomes one line on stderr and the
@@ -21,6 +41,27 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         writeToStandardErrorLine("ksqsh: \(error.description)")
         throw ExitCode(error.exitStatus)
     }
+}
+
+/// Refuses a `--root` that is not an existing directory: acting under it
+/// would create a whole new tree (hooks install) or report an empty system.
+///
+/// A root whose name is not UTF-8 is refused too: the lifecycle commands,
+/// portage and the kernel's make all handle paths as text.
+func requireRootDirectory(_ root: String) throws {
+    let path = CommandLinePath.filePath(root)
+    guard isExistingDirectory(path) else {
+        throw ValidationError("--root \(path.displayed) is not an existing directory")
+    }
+    guard FilePath(path.string) == path else {
+        throw ValidationError("--root \(path.displayed) is not valid UTF-8; use a root whose path is")
+    }
+}
+
+/// The lifecycle commands that change /usr/src need root; refusing first
+/// means no half-done work (a config saved, then EACCES on the build dir).
+func requireRoot(to action: String) throws {
+    guard MountEnvironment.isRoot else { throw KsqshError(.notRoot, "must be root to \(action)") }
 }
 
 func formatMegabytes(_ bytes: UInt64) -> String {

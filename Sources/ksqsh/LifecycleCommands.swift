@@ -23,6 +23,7 @@ struct CleanCommand: ParsableCommand {
 
     func run() throws {
         let actions = try reportingErrors {
+            if !pretend { try requireRoot(to: "clean up kernel \(kernel.kernel ?? "sources")") }
             var clean = Clean(layout: try kernel.layout())
             clean.removeImage = image
             clean.pretend = pretend
@@ -48,8 +49,10 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
+    func validate() throws { try requireRootDirectory(root) }
+
     func run() throws {
-        let status = SystemStatus(eroot: KernelLayout.eroot(root: .init(root), eprefix: eprefix))
+        let status = SystemStatus(eroot: KernelLayout.eroot(root: CommandLinePath.filePath(root), eprefix: eprefix))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -107,6 +110,9 @@ struct AdoptCommand: ParsableCommand {
         }
         let layout = KernelLayout(eroot: kernel.eroot, version: version)
         let report = try reportingErrors {
+            // Both refused before the tree is touched, not after it is squashed and emptied.
+            try requireRoot(to: "adopt \(layout.mountPoint.displayed)")
+            try Prepare.requireBuildablePaths(layout)
             var adopt = Adopt(layout: layout)
             adopt.mrproper = mrproper
             adopt.quiet = quiet

@@ -28,7 +28,7 @@ struct PrepareCommand: ParsableCommand {
     func run() throws {
         let report = try reportingErrors {
             var prepare = Prepare(layout: try kernel.layout())
-            prepare.config = config.map { FilePath($0) }
+            prepare.config = config.map(CommandLinePath.filePath)
             prepare.modules = modules
             prepare.symlink = symlink
             return (prepare.layout, try prepare.run())

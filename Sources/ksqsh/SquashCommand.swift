@@ -64,7 +64,7 @@ struct SquashCommand: ParsableCommand {
     }
 
     func run() throws {
-        var squash = Squash(source: FilePath(source), image: FilePath(image))
+        var squash = Squash(source: CommandLinePath.filePath(source), image: CommandLinePath.filePath(image))
         squash.options.blockSize = SquashOptions.parseSize(blockSize)!
         squash.options.compression = Compression(rawValue: compression)!
         squash.options.jobs = jobs

@@ -37,8 +37,8 @@ struct VerifyCommand: ParsableCommand {
         options.keepOwner = keepOwner
         options.jobs = jobs
         let report = try reportingErrors {
-            let tree = try source.map { try SourceTree(scanning: FilePath($0)) }
-            return try Verifier.verify(image: FilePath(image), against: tree, options: options)
+            let tree = try source.map { try SourceTree(scanning: CommandLinePath.filePath($0)) }
+            return try Verifier.verify(image: CommandLinePath.filePath(image), against: tree, options: options)
         }
         if !quiet {
             print("\(image): OK, \(report.entries) entries, \(report.files) files, \(formatMegabytes(report.bytes)) checked")

@@ -64,7 +64,18 @@ public struct Prepare {
 
     /// What would make it fail half-way is refused before anything changes.
     private func checkBeforeChanging() throws {
+        try Prepare.requireBuildablePaths(layout)
         var info = stat()
+        if let config {
+            // Checked before mounting: a missing file must not leave a mount
+            // and an empty build dir behind, a FIFO must not block the read.
+            guard config.withPlatformString({ stat($0, &info) }) == 0 else {
+                throw KsqshError(.sourceMissing, path: config, "cannot use this config file", errno: Errno(rawValue: errno))
+            }
+            guard info.st_mode & S_IFMT == S_IFREG, config.withPlatformString({ access($0, R_OK) }) == 0 else {
+                throw KsqshError(.sourceUnreadable, path: config, "config is not a readable regular file")
+            }
+        }
         if lstat(layout.buildDirectory.string, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
             throw KsqshError(.pathRefused, path: layout.buildDirectory, "build dir is a symlink or file, not a directory; move it away")
         }

@@ -28,7 +28,7 @@ public enum HookTemplate: String, CaseIterable, Sendable {
         let values: [String: () throws -> String] = [
             "MARKER": { HookTemplate.marker },
             "PACKAGE": { package },
-            "KSQSH": { shellQuoted(helper.string) },
+            "KSQSH": { shellQuoted(try textPath(helper)) },
             "KSQSH_UNIT": { try systemdPath(helper) },
             "INTERFACE": { String(HookRunner.interfaceVersion) },
         ]
@@ -47,8 +47,17 @@ public enum HookTemplate: String, CaseIterable, Sendable {
         text.split(separator: "\n", maxSplits: 3).prefix(3).contains { $0.contains(markerPrefix) }
     }
 
+    /// The helper's path as text: a name that is not UTF-8 cannot be written
+    /// into a script without changing which file it names.
+    private func textPath(_ helper: FilePath) throws -> String {
+        guard FilePath(helper.string) == helper else {
+            throw KsqshError(.pathRefused, path: helper, "is not valid UTF-8 and cannot be named in a generated script; install ksqsh under a UTF-8 path")
+        }
+        return helper.string
+    }
+
     private func systemdPath(_ helper: FilePath) throws -> String {
-        let path = helper.string
+        let path = try textPath(helper)
         guard helper.isAbsolute, !path.contains(where: { $0.isWhitespace || "\"'\\%$;".contains($0) }) else {
             throw KsqshError(.pathRefused, path: helper, "cannot be named in a systemd unit (needs an absolute path without spaces or quotes)")
         }
@@ -56,9 +65,19 @@ public enum HookTemplate: String, CaseIterable, Sendable {
     }
 }
 
-/// Single-quotes a word for bash: safe for any bytes but NUL.
+/// Quotes a word for bash: safe for any bytes but NUL. Single quotes,
+/// unless the word holds '$' or '`': then double quotes with those escaped,
+/// which shellcheck does not mistake for an expansion meant to happen (SC2016).
 func shellQuoted(_ word: String) -> String {
-    "'" + word.replacingAll("'", with: "'\\''") + "'"
+    guard word.contains(where: { $0 == "$" || $0 == "`" }) else {
+        return "'" + word.replacingAll("'", with: "'\\''") + "'"
+    }
+    var quoted = "\""
+    for character in word {
+        if "\\\"$`".contains(character) { quoted.append("\\") }
+        quoted.append(character)
+    }
+    return quoted + "\""
 }
 
 extension String {

@@ -34,7 +34,7 @@ public struct PortageEnvironment: Sendable {
         guard let version = KernelVersion(value("KV_FULL")) else {
             throw KsqshError(
                 .kernelVersionUnknown,
-                "KV_FULL is \(value("KV_FULL").isEmpty ? "not set" : "'\(value("KV_FULL"))', not a kernel version"); is this a kernel-2 sources package?")
+                "KV_FULL is \(value("KV_FULL").isEmpty ? "not set" : "'\(DisplayedText.oneLine(value("KV_FULL")))', not a kernel version"); is this a kernel-2 sources package?")
         }
         kernelVersion = version
         root = FilePath(value("ROOT").isEmpty ? "/" : value("ROOT"))

@@ -44,10 +44,11 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         self.errno = errno
     }
 
-    /// One line: "PATH: what happened (errno text)".
+    /// One line: "PATH: what happened (errno text)". The path is escaped
+    /// (`DisplayedText`) so no name can break the line or lose its bytes.
     public var description: String {
         var line = ""
-        if let path { line += "\(path): " }
+        if let path { line += "\(path.displayed): " }
         line += message
         if let errno { line += " (\(errno.description))" }
         return line

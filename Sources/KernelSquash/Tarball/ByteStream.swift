@@ -81,6 +81,14 @@ enum TarballStream {
         if starts(with: Array("BZh".utf8)) {
             throw KsqshError(.tarballMalformed, path: path, "bzip2 tarballs are not supported; recompress it with xz, gzip or zstd, or unpack it and squash the directory")
         }
+        // Not compressed and not tar either: most likely a file given where a
+        // directory was meant. A name ending in .tar still gets the tar
+        // reader's own, more precise complaint.
+        let looksLikeTar = input.available >= TarHeader.size
+            && (try? TarHeader.decode(UnsafeRawBufferPointer(rebasing: input.unconsumed.prefix(TarHeader.size)))) != nil
+        if !looksLikeTar && !(path.lastComponent?.string.hasSuffix(".tar") ?? false) {
+            throw KsqshError(.sourceNotDirectory, path: path, "is neither a directory nor a tarball (.tar, .tar.xz, .tar.gz, .tar.zst)")
+        }
         return PlainStream(input)
     }
 

@@ -185,8 +185,13 @@ enum KernelSkeleton: String, Sendable, CaseIterable {
             let prefix = "\(rawValue)-v\(Self.selectionVersion)-"
             let image = directory / ByteString("\(prefix)\(key).sqfs")
             if FS.exists(image) { return image }
-            // Images of older binaries are of no use any more.
-            for name in try FS.list(directory) where name.string.hasPrefix(prefix) { try? FS.unlink(directory / name) }
+            // Images of older binaries are of no use any more, once a day has
+            // passed: until then they may belong to another checkout's binary
+            // whose tests are running right now.
+            let dayAgo = time(nil) - 86_400
+            for name in try FS.list(directory) where name.string.hasPrefix(prefix) {
+                if let old = try? FS.lstat(directory / name), old.st_mtim.tv_sec < dayAgo { try? FS.unlink(directory / name) }
+            }
             let staging = try Self.makeStagingDirectory()
             defer { _ = try? Subprocess.run("rm", ["-rf", "--", staging], timeout: .seconds(60)) }
             let fresh = staging / "linux.sqfs"
