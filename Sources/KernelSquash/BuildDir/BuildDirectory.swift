@@ -18,7 +18,12 @@ public struct Prepare {
         public var mounted: LoopMount.Outcome?
     }
 
+    /// Holds the version's lock throughout (see `KernelLock`).
     public func run() throws -> Report {
+        try KernelLock.holding(layout) { try runLocked() }
+    }
+
+    private func runLocked() throws -> Report {
         try checkBeforeChanging()
         let mounted = try mountSources()
         try createBuildDirectory()
