@@ -139,10 +139,12 @@ struct FileIdentity: Equatable, CustomStringConvertible {
         self.init(device: device, inode: inode)
     }
 
-    /// The file open on `descriptor`.
-    init(of descriptor: FileDescriptor) throws {
+    /// The file open on `descriptor`, which is to be named `path`.
+    init(of descriptor: FileDescriptor, path: FilePath) throws {
         var info = stat()
-        guard fstat(descriptor.rawValue, &info) == 0 else { throw Errno(rawValue: errno) }
+        guard fstat(descriptor.rawValue, &info) == 0 else {
+            throw KsqshError(.writeFailed, path: path, "cannot stat the image just written", errno: Errno(rawValue: errno))
+        }
         self.init(info)
     }
 

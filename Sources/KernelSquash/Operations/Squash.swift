@@ -61,7 +61,7 @@ public struct Squash {
         }
         // The marker goes first: from the moment the image has its name until
         // the last entry is gone, a rerun must find it.
-        let identity = try FileIdentity(of: output.descriptor)
+        let identity = try FileIdentity(of: output.descriptor, path: image)
         let marker = DeletionMarker(
             sourceIdentity: FileIdentity(device: tree.root.identity.device, inode: tree.root.identity.inode),
             imageIdentity: identity, imageBytes: summary.imageBytes, keepOwner: options.keepOwner, source: source.string)
