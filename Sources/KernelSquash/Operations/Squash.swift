@@ -23,6 +23,9 @@ public struct Squash {
         public var summary: ImageSummary
         public var verified: VerifyReport?
         public var seconds: Double
+        /// This run finished a deletion an earlier one began: `summary` and
+        /// `verified` describe only the entries that were still there.
+        public var resumedDeletion = false
     }
 
     public func run() throws -> Result {
@@ -123,7 +126,7 @@ public struct Squash {
         }
         try removeContents(of: tree)
         let summary = ImageSummary(entries: report.entries, inputBytes: report.bytes, imageBytes: marker.imageBytes)
-        return Result(summary: summary, verified: report, seconds: Progress.now() - start)
+        return Result(summary: summary, verified: report, seconds: Progress.now() - start, resumedDeletion: true)
     }
 
     /// An image written into the tree it packs would be squashed into itself
