@@ -119,7 +119,11 @@ struct AdoptCommand: ParsableCommand {
             return try adopt.run()
         }
         if let saved = report.savedConfig { print("config: \(saved)") }
-        print("\(layout.image): \(report.squash.summary.entries) entries, verified; \(layout.mountPoint) mounted from it")
+        if let squash = report.squash {
+            print("\(layout.image): \(squash.summary.entries) entries, verified; \(layout.mountPoint) mounted from it")
+        } else {
+            print("\(layout.image): squashed by an earlier run; \(layout.mountPoint) mounted from it")
+        }
         print("\(layout.buildDirectory): configured from \(report.prepare.configSource)")
     }
 }

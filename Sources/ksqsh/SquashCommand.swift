@@ -81,6 +81,10 @@ struct SquashCommand: ParsableCommand {
         let result = try reportingErrors { try squash.run() }
         guard !quiet else { return }
         let summary = result.summary
+        if result.resumedDeletion {
+            print("\(image): finished the interrupted deletion of \(source): its \(summary.entries) remaining entries were in the image, unchanged, and are deleted")
+            return
+        }
         var line = "\(image): \(summary.entries) entries, \(formatMegabytes(summary.inputBytes)) → \(formatMegabytes(summary.imageBytes))"
         if summary.inputBytes > 0 {
             line += String(format: " (%.1f%%)", Double(summary.imageBytes) * 100 / Double(summary.inputBytes))

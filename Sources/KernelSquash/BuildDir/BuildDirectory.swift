@@ -20,7 +20,12 @@ public struct Prepare {
         public var modulesPrepared = false
     }
 
+    /// Holds the version's lock throughout (see `KernelLock`).
     public func run() throws -> Report {
+        try KernelLock.holding(layout) { try runLocked() }
+    }
+
+    private func runLocked() throws -> Report {
         try checkBeforeChanging()
         let mounted = try mountSources()
         try createBuildDirectory()

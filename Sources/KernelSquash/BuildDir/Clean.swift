@@ -38,6 +38,10 @@ public struct Clean {
     /// failure never loses anything: the config is saved before the build
     /// dir goes, the image is deleted only once unmounted.
     public func run() throws -> [Action] {
+        try KernelLock.holding(layout) { try runLocked() }
+    }
+
+    private func runLocked() throws -> [Action] {
         try checkPaths()
         try KernelMounts.requireOwnMount(layout)
         var actions: [Action] = []

@@ -4,6 +4,10 @@ import SystemPackage
 /// `ksqsh adopt`: turns sources unpacked before ksqsh (EROOT/usr/src/linux-KV
 /// as a plain directory) into image + mount + build dir, with the same
 /// guarantee as squash: the tree is emptied only after the image is verified.
+///
+/// Run again after an interruption it finishes the job: a deletion that was
+/// under way is resumed (see `DeletionMarker`), and an image beside an
+/// emptied tree is mounted and prepared.
 public struct Adopt {
     public var layout: KernelLayout
     /// Run `make mrproper` on a tree that was configured or built in place
@@ -16,18 +20,33 @@ public struct Adopt {
 
     public struct Report: Sendable {
         public var savedConfig: SavedConfigs.Outcome?
-        public var squash: Squash.Result
+        /// nil when an earlier run had already squashed and emptied the tree.
+        public var squash: Squash.Result?
         public var prepare: Prepare.Report
     }
 
+    /// Holds the version's lock throughout (see `KernelLock`).
     public func run() throws -> Report {
+        try KernelLock.holding(layout) { try runLocked() }
+    }
+
+    /// What an earlier, interrupted adopt left.
+    private enum Start {
+        case unpacked
+        /// The deletion was under way: the tree is partly emptied.
+        case deleting
+        /// The tree is empty and the image beside it: only mount and prepare are left.
+        case squashed
+    }
+
+    private func runLocked() throws -> Report {
         let tree = layout.mountPoint
-        try checkTree(tree)
+        let start = try checkTree(tree)
         var saved: SavedConfigs.Outcome?
         let config = tree.appending(".config")
         if isRegularFile(config) { saved = try SavedConfigs.save(config, for: layout) }
 
-        if let leftover = buildOutputs(in: tree).first {
+        if start == .unpacked, let leftover = buildOutputs(in: tree).first {
             guard mrproper else {
                 throw KsqshError(
                     .pathRefused, path: tree,
@@ -40,31 +59,38 @@ public struct Adopt {
         }
 
         let linkedToTree = KernelSymlink.target(of: layout.symlink).map { FilePath($0).lastComponent?.string == tree.lastComponent?.string } ?? false
-        var squash = Squash(source: tree, image: layout.image)
-        squash.options = options
-        squash.verify = true
-        squash.deleteSource = true
-        squash.quiet = quiet
-        let squashed = try squash.run()
+        var squashed: Squash.Result?
+        if start != .squashed {
+            var squash = Squash(source: tree, image: layout.image)
+            squash.options = options
+            squash.verify = true
+            squash.deleteSource = true
+            squash.quiet = quiet
+            squashed = try squash.run()
+        }
 
         var prepare = Prepare(layout: layout)
         prepare.symlink = linkedToTree
         return Report(savedConfig: saved, squash: squashed, prepare: try prepare.run())
     }
 
-    private func checkTree(_ tree: FilePath) throws {
+    private func checkTree(_ tree: FilePath) throws -> Start {
         guard isDirectory(tree) else {
             throw KsqshError(.sourceMissing, path: tree, "no unpacked sources to adopt (a real directory is needed, not a symlink)")
         }
         if try MountTable.current().mount(at: tree) != nil {
             throw KsqshError(.mountPointOccupied, path: tree, "is a mount, not unpacked sources: nothing to adopt")
         }
+        if isRegularFile(layout.image) {
+            // Squash checks that the marker names this image and this tree.
+            if try DeletionMarker.read(beside: layout.image) != nil { return .deleting }
+            if !KernelMounts.hasContent(tree) { return .squashed }
+            throw KsqshError(.imageExists, path: layout.image, "an image already exists beside the sources; check it with 'ksqsh verify \(layout.image) \(tree)'")
+        }
         guard isRegularFile(tree.appending("Makefile")), isRegularFile(tree.appending("Kconfig")) else {
             throw KsqshError(.pathRefused, path: tree, "does not look like kernel sources (no Makefile and Kconfig)")
         }
-        if isRegularFile(layout.image) {
-            throw KsqshError(.imageExists, path: layout.image, "an image already exists beside the sources; check it with 'ksqsh verify \(layout.image) \(tree)'")
-        }
+        return .unpacked
     }
 
     /// What the kernel's Makefile checks before building out of tree.

@@ -5,8 +5,13 @@ import SystemPackage
 public enum KernelMounts {
     /// Mounts linux-KV.sqfs at linux-KV. Refuses to mount over a directory
     /// that has content (an unpacked tree from before ksqsh: `ksqsh adopt` it).
+    /// Holds the version's lock: a second process waits, then finds it mounted.
     @discardableResult
     public static func mount(_ layout: KernelLayout) throws -> LoopMount.Outcome {
+        try KernelLock.holding(layout) { try mountLocked(layout) }
+    }
+
+    private static func mountLocked(_ layout: KernelLayout) throws -> LoopMount.Outcome {
         var info = stat()
         guard stat(layout.image.string, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             throw KsqshError(.mountFailed, path: layout.image, "no image for \(layout.version); squash the sources first (ksqsh squash or ksqsh adopt)")
@@ -24,12 +29,14 @@ public enum KernelMounts {
     /// (a tmpfs, another image) is refused, never detached with its files.
     @discardableResult
     public static func unmount(_ layout: KernelLayout, lazy: Bool = false) throws -> Bool {
-        try requireOwnMount(layout)
-        let unmounted = try LoopMount.unmount(layout.mountPoint, lazy: lazy)
-        if try MountTable.current().mount(at: layout.mountPoint) == nil {
-            rmdir(layout.mountPoint.string)  // only succeeds when empty: never removes sources
+        try KernelLock.holding(layout) {
+            try requireOwnMount(layout)
+            let unmounted = try LoopMount.unmount(layout.mountPoint, lazy: lazy)
+            if try MountTable.current().mount(at: layout.mountPoint) == nil {
+                rmdir(layout.mountPoint.string)  // only succeeds when empty: never removes sources
+            }
+            return unmounted
         }
-        return unmounted
     }
 
     public struct Attempt: Sendable {

@@ -71,6 +71,9 @@ public struct KernelStatus: Sendable, Encodable {
         }
         if hasImage && packages.isAvailable && package == nil { problems.append("image belongs to no installed package") }
         if buildDirectory != nil && !hasImage && mountPoint != "unpacked" { problems.append("build dir without sources") }
+        if isRegularFile(DeletionMarker.path(beside: layout.image)) {
+            problems.append("emptying the unpacked tree into the image was interrupted (ksqsh adopt --kernel \(version) finishes it)")
+        }
         self.problems = problems
     }
 }

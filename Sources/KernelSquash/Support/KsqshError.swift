@@ -29,6 +29,9 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         case kernelVersionUnknown
         case pathRefused
         case buildFailed
+        /// Another ksqsh kept the kernel version's lock past the wait, or the
+        /// lock file cannot be created.
+        case kernelLocked
         case internalError
     }
 
@@ -81,6 +84,7 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         case .kernelVersionUnknown: 66
         case .pathRefused: 67
         case .buildFailed: 68
+        case .kernelLocked: 69
         case .internalError: 70
         }
     }

@@ -7,6 +7,11 @@ public struct VerifyOptions: Sendable {
     /// Expect the source's owners instead of root:root.
     public var keepOwner = false
     public var jobs = SquashOptions.availableCores
+    /// The source is what is left of the tree after an interrupted
+    /// `--delete-source`: entries it lacks are fine (they were deleted), and
+    /// directory mtimes are not compared (deleting changed them). Everything
+    /// the source still holds must be in the image and equal to it.
+    public var sourceMayLackEntries = false
 
     public init() {}
 }
@@ -33,7 +38,7 @@ public enum Verifier {
 
     static func verify(image descriptor: FileDescriptor, path: FilePath, against source: SourceTree?, options: VerifyOptions) throws -> VerifyReport {
         let image = try ImageReader(descriptor: descriptor, path: path)
-        var comparison = TreeComparison(keepOwner: options.keepOwner)
+        var comparison = TreeComparison(keepOwner: options.keepOwner, sourceMayLackEntries: options.sourceMayLackEntries)
         let rootEntry = ImageEntry(node: image.root)
         if let source {
             comparison.compare(rootEntry, source.root)
@@ -59,6 +64,8 @@ struct FileToCheck {
 /// in the entries themselves (content is checked separately, in parallel).
 struct TreeComparison {
     let keepOwner: Bool
+    /// See `VerifyOptions.sourceMayLackEntries`.
+    let sourceMayLackEntries: Bool
     private(set) var differences: [String] = []
     private(set) var differenceCount = 0
     private(set) var files: [FileToCheck] = []
@@ -68,7 +75,10 @@ struct TreeComparison {
     private var groupOfImageInode: [UInt32: ObjectIdentifier] = [:]
     private var seenInodes: Set<UInt32> = []
 
-    init(keepOwner: Bool) { self.keepOwner = keepOwner }
+    init(keepOwner: Bool, sourceMayLackEntries: Bool = false) {
+        self.keepOwner = keepOwner
+        self.sourceMayLackEntries = sourceMayLackEntries
+    }
 
     mutating func note(_ path: String, _ what: String) {
         differenceCount += 1
@@ -108,7 +118,7 @@ struct TreeComparison {
         if entry.permissions != node.permissions {
             note(path, "mode is \(String(entry.permissions, radix: 8)) in the image, \(String(node.permissions, radix: 8)) in the source")
         }
-        if entry.mtime != node.mtime { note(path, "mtime is \(entry.mtime) in the image, \(node.mtime) in the source") }
+        if entry.mtime != node.mtime, !(sourceMayLackEntries && kind == .directory) { note(path, "mtime is \(entry.mtime) in the image, \(node.mtime) in the source") }
         let owner = keepOwner ? (node.uid, node.gid) : (0, 0)
         if entry.uid != owner.0 || entry.gid != owner.1 {
             note(path, "owner is \(entry.uid):\(entry.gid) in the image, expected \(owner.0):\(owner.1)")
@@ -161,7 +171,7 @@ struct TreeComparison {
                 i += 1
                 j += 1
             } else if let imageName, sourceName == nil || imageName.lexicographicallyPrecedes(sourceName!) {
-                note(join(path, imageName), "is in the image but not in the source")
+                if !sourceMayLackEntries { note(join(path, imageName), "is in the image but not in the source") }
                 i += 1
             } else if let sourceName {
                 note(join(path, sourceName), "is missing from the image")

@@ -177,8 +177,8 @@ enum LoopDevices {
 
 /// Everything under ROOT as lstat sees it (types, modes, owners, sizes,
 /// file and symlink mtimes, contents, symlink targets) plus the mounts
-/// below it. Directory mtimes are left out; mounted filesystems are
-/// recorded as mounts, not walked.
+/// below it. Directory mtimes and ROOT/run are left out; mounted
+/// filesystems are recorded as mounts, not walked.
 struct RootSnapshot: Sendable {
     var entries: [ByteString: String]
     var mounts: [String]
@@ -195,7 +195,11 @@ struct RootSnapshot: Sendable {
                 if st.st_dev != rootDevice {
                     line += " (another filesystem)"
                 } else {
-                    for name in try FS.list(absolute) { try walk(absolute / name, relative == "." ? name : relative / name) }
+                    // ROOT/run is runtime state, not what a command changes:
+                    // ksqsh's per-version lock files live in run/lock/ksqsh.
+                    for name in try FS.list(absolute) where !(relative == "." && name == "run") {
+                        try walk(absolute / name, relative == "." ? name : relative / name)
+                    }
                 }
             case .symlink:
                 line += " -> \(try FS.readlink(absolute)) mtime \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"

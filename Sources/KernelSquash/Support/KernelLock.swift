@@ -1,0 +1,167 @@
+import Foundation
+import Glibc
+import SystemPackage
+
+/// One exclusive lock per kernel version and EROOT, held by every operation
+/// that changes the version's state (mount, unmount, prepare, clean, adopt,
+/// and so every hook phase and every version of `mount --all`), so two
+/// ksqsh processes — a boot-time `mount --all` and a pkg_postinst, say —
+/// take turns: the second waits, then sees what the first did (already
+/// mounted: nothing to do).
+///
+/// `flock` on EROOT/run/lock/ksqsh/linux-KV.lock: /run is a tmpfs from the
+/// first moment of boot (long before local filesystems are mounted, and
+/// writable while / is still read-only), pkg_postinst runs outside the
+/// sandbox, and with `--root` the lock lives under that root, so a scratch
+/// root never contends with the real one. The kernel drops the lock when its
+/// holder dies, even by SIGKILL; the file itself is never removed (removing
+/// a lock file lets two processes hold "the" lock on different inodes).
+///
+/// Within one process the lock is re-entrant: `adopt` holds it and calls
+/// `prepare`, which calls `mount`.
+public enum KernelLock {
+    /// How long to wait for another process, unless KSQSH_LOCK_TIMEOUT
+    /// (seconds) says otherwise: long enough for a postinst's
+    /// `make modules_prepare`, short enough that a stuck process is reported.
+    public static let defaultTimeout = 300.0
+    public static let timeoutVariable = "KSQSH_LOCK_TIMEOUT"
+
+    public static func path(for layout: KernelLayout) -> FilePath {
+        directory(eroot: layout.eroot).appending("linux-\(layout.version).lock")
+    }
+
+    static func directory(eroot: FilePath) -> FilePath { eroot.appending("run/lock/ksqsh") }
+
+    /// Runs `body` holding the version's lock.
+    public static func holding<T>(_ layout: KernelLayout, _ body: () throws -> T) throws -> T {
+        let path = path(for: layout)
+        try HeldLocks.shared.acquire(path) { try open(path, version: layout.version) }
+        defer { HeldLocks.shared.release(path) }
+        return try body()
+    }
+
+    static var timeout: Double {
+        guard let text = ProcessInfo.processInfo.environment[timeoutVariable], let seconds = Double(text), seconds >= 0 else {
+            return defaultTimeout
+        }
+        return seconds
+    }
+
+    /// Opens and locks the file, waiting up to `timeout`; returns the descriptor.
+    private static func open(_ path: FilePath, version: KernelVersion) throws -> Int32 {
+        let directoryFD = try openDirectory(path.removingLastComponent())
+        defer { close(directoryFD) }
+        let fd = openat(directoryFD, path.lastComponent!.string, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else {
+            throw KsqshError(.kernelLocked, path: path, "cannot create the lock file for \(version)", errno: Errno(rawValue: errno))
+        }
+        do {
+            try wait(for: fd, path: path, version: version)
+        } catch {
+            close(fd)
+            throw error
+        }
+        // Who holds it, for the message a waiting process prints.
+        ftruncate(fd, 0)
+        let holder = "\(getpid()) \(CommandLine.arguments.map { FilePath($0).lastComponent?.string ?? $0 }.prefix(3).joined(separator: " "))\n"
+        _ = holder.withCString { pwrite(fd, $0, strlen($0), 0) }
+        return fd
+    }
+
+    private static func wait(for fd: Int32, path: FilePath, version: KernelVersion) throws {
+        let deadline = Progress.now() + timeout
+        var announced = false
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw KsqshError(.kernelLocked, path: path, "cannot lock", errno: Errno(rawValue: errno))
+            }
+            let holder = currentHolder(fd)
+            guard Progress.now() < deadline else {
+                throw KsqshError(
+                    .kernelLocked, path: path,
+                    "\(holder.map { "pid \($0)" } ?? "another ksqsh") still works on \(version) after \(formatSeconds(timeout)) s; wait for it to finish (or end it) and try again; \(timeoutVariable) sets the wait")
+            }
+            if !announced {
+                writeToStandardErrorLine("ksqsh: waiting for \(holder.map { "pid \($0)" } ?? "another ksqsh"), which works on \(version) (\(path))")
+                announced = true
+            }
+            usleep(20_000)
+        }
+    }
+
+    private static func currentHolder(_ fd: Int32) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = pread(fd, &buffer, buffer.count, 0)
+        guard count > 0 else { return nil }
+        let text = String(decoding: buffer.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let space = text.firstIndex(of: " "), Int32(text[..<space]) != nil else { return nil }
+        return "\(text[..<space]) (\(text[text.index(after: space)...]))"
+    }
+
+    /// EROOT/run/lock/ksqsh, created if missing. It must be a real directory
+    /// that only this user can write: /run/lock is world-writable, and a
+    /// directory (or symlink) planted there by someone else would let them
+    /// steer where root creates files, or hold every lock.
+    private static func openDirectory(_ directory: FilePath) throws -> Int32 {
+        var path = FilePath(directory.root.map { $0.string } ?? "")
+        for component in directory.components {
+            path.append(component)
+            if mkdir(path.string, 0o755) != 0, errno != EEXIST {
+                throw KsqshError(.kernelLocked, path: path, "cannot create the lock directory", errno: Errno(rawValue: errno))
+            }
+        }
+        let fd = Glibc.open(directory.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        var info = stat()
+        guard fd >= 0, fstat(fd, &info) == 0 else {
+            let code = errno
+            if fd >= 0 { close(fd) }
+            throw KsqshError(.kernelLocked, path: directory, "cannot open the lock directory (a symlink?); remove it", errno: Errno(rawValue: code))
+        }
+        guard info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else {
+            close(fd)
+            throw KsqshError(
+                .kernelLocked, path: directory,
+                "lock directory is owned by uid \(info.st_uid) with mode \(String(info.st_mode & 0o7777, radix: 8)), not by this user and private; remove it")
+        }
+        return fd
+    }
+
+    private static func formatSeconds(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    }
+}
+
+/// The locks this process holds, with how often each was taken, so a nested
+/// operation on the same version does not wait for itself (flock on a second
+/// descriptor of the same file would).
+private final class HeldLocks: @unchecked Sendable {
+    static let shared = HeldLocks()
+    private let mutex = NSLock()
+    private var held: [FilePath: (fd: Int32, depth: Int)] = [:]
+
+    func acquire(_ path: FilePath, open: () throws -> Int32) throws {
+        let nested = mutex.withLock { () -> Bool in
+            guard let entry = held[path] else { return false }
+            held[path] = (entry.fd, entry.depth + 1)
+            return true
+        }
+        if nested { return }
+        let fd = try open()
+        mutex.withLock { held[path] = (fd, 1) }
+    }
+
+    func release(_ path: FilePath) {
+        let fd = mutex.withLock { () -> Int32? in
+            guard let entry = held[path] else { return nil }
+            if entry.depth > 1 {
+                held[path] = (entry.fd, entry.depth - 1)
+                return nil
+            }
+            held[path] = nil
+            return entry.fd
+        }
+        guard let fd else { return }
+        ftruncate(fd, 0)
+        close(fd)  // releases the flock
+    }
+}
