@@ -20,13 +20,15 @@ public struct Prepare {
         public var modulesPrepared = false
     }
 
-    /// Holds the version's lock throughout (see `KernelLock`).
+    /// Holds the version's lock throughout (see `KernelLock`), once the
+    /// inputs passed the checks that need no lock: a refused prepare
+    /// changes nothing at all, not even the lock directory.
     public func run() throws -> Report {
-        try KernelLock.holding(layout) { try runLocked() }
+        try checkBeforeChanging()
+        return try KernelLock.holding(layout) { try runLocked() }
     }
 
     private func runLocked() throws -> Report {
-        try checkBeforeChanging()
         let mounted = try mountSources()
         try createBuildDirectory()
         var chain = ConfigChain(layout: layout, given: config)

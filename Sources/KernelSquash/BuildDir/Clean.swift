@@ -38,7 +38,9 @@ public struct Clean {
     /// failure never loses anything: the config is saved before the build
     /// dir goes, the image is deleted only once unmounted.
     public func run() throws -> [Action] {
-        try KernelLock.holding(layout) { try runLocked() }
+        // Listing the steps changes nothing: no lock, and no root needed.
+        if pretend { return try runLocked() }
+        return try KernelLock.holding(layout) { try runLocked() }
     }
 
     private func runLocked() throws -> [Action] {

@@ -53,7 +53,7 @@ public enum KernelLock {
         defer { close(directoryFD) }
         let fd = openat(directoryFD, path.lastComponent!.string, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
-            throw KsqshError(.kernelLocked, path: path, "cannot create the lock file for \(version)", errno: Errno(rawValue: errno))
+            throw lockError(path, "cannot create the lock file for \(version)", errno: errno)
         }
         do {
             try wait(for: fd, path: path, version: version)
@@ -98,6 +98,15 @@ public enum KernelLock {
         return "\(text[..<space]) (\(text[text.index(after: space)...]))"
     }
 
+    /// Only root changes kernel sources: for anyone else, a lock that cannot
+    /// be made means "not root", the error every other path gives them.
+    private static func lockError(_ path: FilePath, _ what: String, errno code: Int32) -> KsqshError {
+        if (code == EACCES || code == EPERM) && geteuid() != 0 {
+            return KsqshError(.notRoot, path: path, "\(what): must be root to change kernel sources", errno: Errno(rawValue: code))
+        }
+        return KsqshError(.kernelLocked, path: path, what, errno: Errno(rawValue: code))
+    }
+
     /// EROOT/run/lock/ksqsh, created if missing. It must be a real directory
     /// that only this user can write: /run/lock is world-writable, and a
     /// directory (or symlink) planted there by someone else would let them
@@ -107,7 +116,7 @@ public enum KernelLock {
         for component in directory.components {
             path.append(component)
             if mkdir(path.string, 0o755) != 0, errno != EEXIST {
-                throw KsqshError(.kernelLocked, path: path, "cannot create the lock directory", errno: Errno(rawValue: errno))
+                throw lockError(path, "cannot create the lock directory", errno: errno)
             }
         }
         let fd = Glibc.open(directory.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -119,6 +128,9 @@ public enum KernelLock {
         }
         guard info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else {
             close(fd)
+            if geteuid() != 0 && info.st_uid == 0 {
+                throw KsqshError(.notRoot, path: directory, "must be root to change kernel sources")
+            }
             throw KsqshError(
                 .kernelLocked, path: directory,
                 "lock directory is owned by uid \(info.st_uid) with mode \(String(info.st_mode & 0o7777, radix: 8)), not by this user and private; remove it")

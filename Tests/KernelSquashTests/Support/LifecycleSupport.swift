@@ -27,6 +27,8 @@ final class LifecycleRoot {
         temporary = try TemporaryDirectory("lifecycle-\(label)")
         path = FS.realPath(temporary.path) ?? temporary.path
         try FS.mkdirs(path / "usr/src")
+        // As on a real system: ksqsh adds only its own lock directory here.
+        try FS.mkdirs(path / "run/lock")
     }
 
     var sources: ByteString { path / "usr/src" }

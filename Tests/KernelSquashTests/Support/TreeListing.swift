@@ -23,7 +23,10 @@ struct TreeListing: Sendable, Equatable {
                 if st.st_dev != topDevice {
                     line += " (another filesystem)"
                 } else {
-                    for name in try FS.list(absolute) { try walk(absolute / name, relative == "." ? name : relative / name) }
+                    // ksqsh's per-version lock files (run/lock/ksqsh) are the one thing it may create anywhere.
+                    for name in try FS.list(absolute) where !(relative == "." && name == "run") {
+                        try walk(absolute / name, relative == "." ? name : relative / name)
+                    }
                 }
             }
             entries[relative] = line
