@@ -38,6 +38,8 @@ struct ChildProcess {
     let arguments: [String]
     let stdoutPath: String
     let stderrPath: String
+    /// "NAME=value" entries; nil passes the bench's own environment on.
+    var environment: [String]? = nil
 
     /// Runs to completion and measures it. The clock brackets spawn and reap
     /// only, so the bench's own bookkeeping is not charged to the tool.
@@ -76,8 +78,11 @@ struct ChildProcess {
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup($0) } + [nil] }
+        defer { for entry in envp ?? [] { free(entry) } }
         var pid = pid_t()
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let rc = envp.map { posix_spawn(&pid, executable, &actions, &attributes, argv, $0) }
+            ?? posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else {
             throw BenchError("cannot start \(executable): \(String(cString: strerror(rc)))")
         }
