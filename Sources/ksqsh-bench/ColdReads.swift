@@ -106,7 +106,7 @@ struct ColdReads {
                 executable: make, arguments: ["-C", sourceDirectory, "O=\(build)", "-j\(jobs)", step.rawValue],
                 stdoutPath: "\(scratch.path)/\(source.name)-\(step.rawValue).stdout",
                 stderrPath: "\(scratch.path)/\(source.name)-\(step.rawValue).stderr",
-                environment: Self.buildEnvironment())
+                environment: Self.buildEnvironment(), ownProcessGroup: true)
             let usage = try child.run()
             try Interruption.check()
             guard usage.termination.succeeded else {
