@@ -101,16 +101,17 @@ final class ReferenceGraph {
     // MARK: - Parsing, once per file
 
     private func kconfigSources(of file: Int) -> [KconfigSource] {
-        if let known = kconfigLines[file] { return known }
-        let found = text(of: file).map(KconfigSource.all(in:)) ?? []
-        kconfigLines[file] = found
-        return found
+        parsed(file, cache: &kconfigLines, KconfigSource.all(in:))
     }
 
     private func includes(of file: Int) -> [Include] {
-        if let known = includeLines[file] { return known }
-        let found = text(of: file).map(Include.all(in:)) ?? []
-        includeLines[file] = found
+        parsed(file, cache: &includeLines, Include.all(in:))
+    }
+
+    private func parsed<Line>(_ file: Int, cache: inout [Int: [Line]], _ parse: ([UInt8]) -> [Line]) -> [Line] {
+        if let known = cache[file] { return known }
+        let found = text(of: file).map(parse) ?? []
+        cache[file] = found
         return found
     }
 
