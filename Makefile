@@ -5,8 +5,11 @@
 #   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo)
 #   make test            the test suite (needs root: it loop-mounts images)
 #   make reliability     the reliability suites, summarised as one table
-#   make bench           ksqsh vs mksquashfs vs gensquashfs on a whole kernel tree
+#   make bench           ksqsh vs mksquashfs vs gensquashfs on a whole kernel tree,
+#                        then (as root) cold-read builds from the tree and images
 #   make bench-quick     the same on drivers/net only (~20 s per tool)
+#   make bench-cold      only bench's cold reads (make defconfig/modules_prepare
+#                        from the tree and loop-mounted images; root)
 #   make setup           deps + build + install + squash a kernel tree as a demo
 #   make kernel-tree     unpack Debian's kernel source once into $(KSQSH_CACHE)
 #   make fuzz            libFuzzer on the image-reading path for $(FUZZ_SECONDS) s (not part of `make test`)
@@ -60,7 +63,7 @@ SHELL       := /bin/bash
 # its prerequisites running left to right (deps before kernel-tree).
 .NOTPARALLEL:
 
-.PHONY: all build install uninstall deps test reliability bench bench-quick kernel-tree setup clean
+.PHONY: all build install uninstall deps test reliability bench bench-quick bench-cold kernel-tree setup clean
 
 all: build
 
@@ -120,6 +123,11 @@ bench: build kernel-tree
 
 bench-quick: build kernel-tree
 	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" --quick $(BENCH_ARGS)
+
+# The images are kept in /var/tmp/ksqsh-bench/images and rebuilt only when
+# missing or (ksqsh's) older than the ksqsh binary.
+bench-cold: build kernel-tree
+	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" --cold-only $(BENCH_ARGS)
 
 kernel-tree: $(KERNEL_MARKER)
 

@@ -28,13 +28,15 @@ enum Bench {
 
         let jobs = ProcessInfo.processInfo.activeProcessorCount
         let tools = Toolset(ksqshPath: options.ksqsh ?? Executables.siblingOfSelf("ksqsh"))
-        if !tools.missing.isEmpty && !options.skipMissing {
+        // --cold-only needs only ksqsh and mksquashfs, and only to build missing images.
+        if !tools.missing.isEmpty && !options.skipMissing && !options.coldOnly {
             throw BenchError(
                 tools.missing.joined(separator: "\n") + "\n(pass --skip-missing to measure the other tools anyway)")
         }
         for problem in tools.missing { print("SKIP: \(problem)") }
 
         let source = try resolveSource(options, logDirectory: scratch.path)
+        if options.coldOnly { return try runColdOnly(options, source: source, tools: tools, jobs: jobs, scratch: scratch) }
         let contenders = Contender.lineUp(source: source, scratch: scratch.path, tools: tools, jobs: jobs)
         printHeader(options: options, source: source, contenders: contenders, jobs: jobs, scratch: scratch)
 
@@ -49,12 +51,74 @@ enum Bench {
         let rows = try measure(contenders, runs: options.runs, scratch: scratch)
         print("\n" + Report(rows: rows, runs: options.runs).text)
 
-        let failures = rows.filter(\.failed).map(\.contender.label)
+        var failures = rows.filter(\.failed).map(\.contender.label)
+        if let coldReads = try coldReadsAfterSquashing(rows, options: options, source: source, jobs: jobs, scratch: scratch) {
+            failures += coldReads
+        }
         if !failures.isEmpty {
             Console.error("\nksqsh-bench: FAILED: \(failures.joined(separator: ", ")) (see the errors above)\n")
             return 1
         }
         return 0
+    }
+
+    // MARK: - Cold reads
+
+    /// After the compression rows: the cold reads from the images the last
+    /// run of ksqsh and mksquashfs left behind. Returns the labels of failed
+    /// cold-read sources, or nil when the cold reads were skipped.
+    private static func coldReadsAfterSquashing(
+        _ rows: [RowResult], options: BenchOptions, source: String, jobs: Int, scratch: Scratch
+    ) throws -> [String]? {
+        let skip: String? =
+            if options.noCold { "--no-cold" }
+            else if options.quick { "--quick measures only \(BenchOptions.quickSubtree)/, which has no kernel build" }
+            else { ColdReads.obstacle() }
+        if let skip {
+            print("\nSKIP: cold reads (\(skip))")
+            return nil
+        }
+        func image(_ role: Contender.Role) -> String? {
+            rows.first { $0.contender.role == role && $0.runnable && !$0.samples.isEmpty }?.contender.image
+        }
+        guard let ksqsh = image(.ksqsh), let mksquashfs = image(.baseline) else {
+            print("\nSKIP: cold reads (the ksqsh or mksquashfs image is missing: that row failed or was skipped)")
+            return nil
+        }
+        return try measureColdReads(source: source, ksqsh: ksqsh, mksquashfs: mksquashfs, runs: options.runs, jobs: jobs, scratch: scratch)
+    }
+
+    /// `--cold-only`: the cold reads alone, from images kept in --images.
+    private static func runColdOnly(
+        _ options: BenchOptions, source: String, tools: Toolset, jobs: Int, scratch: Scratch
+    ) throws -> Int32 {
+        if let obstacle = ColdReads.obstacle() { throw BenchError(obstacle) }
+        print("# ksqsh-bench --cold-only\n")
+        print("source:   \(source)")
+        printLoad()
+        let images = ColdImages(directory: options.images ?? "\(options.out)/images", source: source)
+        let (ksqsh, mksquashfs) = try images.provide(tools: tools, jobs: jobs, scratch: scratch)
+        let failures = try measureColdReads(
+            source: source, ksqsh: ksqsh, mksquashfs: mksquashfs, runs: options.runs, jobs: jobs, scratch: scratch)
+        if !failures.isEmpty {
+            Console.error("\nksqsh-bench: FAILED: cold reads from \(failures.joined(separator: ", ")) (see the errors above)\n")
+            return 1
+        }
+        return 0
+    }
+
+    /// Measures, prints the table, returns the labels of sources that failed.
+    private static func measureColdReads(
+        source: String, ksqsh: String, mksquashfs: String, runs: Int, jobs: Int, scratch: Scratch
+    ) throws -> [String] {
+        print("\n## Cold reads: make defconfig, then make modules_prepare\n")
+        printLoad()
+        let coldReads = ColdReads(
+            tree: source, sources: ColdReads.sources(ksqshImage: ksqsh, mksquashfsImage: mksquashfs),
+            scratch: scratch, jobs: jobs, runs: runs)
+        let rows = try coldReads.measure()
+        print("\n" + ColdReadReport(rows: rows, runs: runs, jobs: jobs).text)
+        return rows.filter(\.failed).map(\.source.label)
     }
 
     /// --source wins; otherwise the shared kernel cache. --quick narrows either to its subtree.
@@ -81,7 +145,9 @@ enum Bench {
                 let prefix = runs == 1 ? "" : "[run \(run)/\(runs)] "
                 print("\(prefix)\(contender.label): \(contender.commandLine)")
                 Console.flush()  // show which tool is running while it runs
-                if let measurement = try measureOnce(contender, executable: executable, scratch: scratch) {
+                // The last ksqsh and mksquashfs images stay for the cold reads.
+                let keep = contender.role == .ksqsh || contender.role == .baseline
+                if let measurement = try measureOnce(contender, executable: executable, scratch: scratch, keepImage: keep) {
                     rows[index].samples.append(measurement)
                     print("  " + summary(measurement))
                 } else {
@@ -94,8 +160,9 @@ enum Bench {
     }
 
     /// One timed run; nil when the tool failed (already reported).
-    private static func measureOnce(
-        _ contender: Contender, executable: String, scratch: Scratch
+    /// `keepImage` leaves the image in place for the cold reads.
+    static func measureOnce(
+        _ contender: Contender, executable: String, scratch: Scratch, keepImage: Bool = false
     ) throws -> Measurement? {
         let files = FileManager.default
         let name = URL(fileURLWithPath: contender.image).deletingPathExtension().lastPathComponent
@@ -120,7 +187,7 @@ enum Bench {
         }
         // Drop the image and flush what is left, so the next tool neither
         // competes with this one's writeback nor finds the disk fuller.
-        try? files.removeItem(atPath: contender.image)
+        if !keepImage { try? files.removeItem(atPath: contender.image) }
         sync()
         return Measurement(
             wallSeconds: usage.wallSeconds, cpuSeconds: usage.cpuSeconds,
@@ -155,6 +222,10 @@ enum Bench {
             let version = probeVersion(of: path, scratch: scratch).map { "  (\($0))" } ?? ""
             print("tool:     \(path)\(version)")
         }
+        printLoad()
+    }
+
+    private static func printLoad() {
         if let load = loadAverage() {
             let warning = load > 0.5 ? "  — the machine is busy; wall times will be noisy" : ""
             print("load:     \(String(format: "%.2f", load)) (1-minute average before start)\(warning)")
@@ -176,7 +247,7 @@ enum Bench {
         return text.split(separator: " ").first.flatMap { Double($0) }
     }
 
-    private static func summary(_ m: Measurement) -> String {
+    static func summary(_ m: Measurement) -> String {
         String(
             format: "%.1f s wall, %.1f s CPU, %.0f MB peak RSS, %.2f MB image",
             m.wallSeconds, m.cpuSeconds, m.peakRSSBytes / 1e6, m.imageBytes / 1e6)

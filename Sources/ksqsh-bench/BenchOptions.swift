@@ -13,16 +13,26 @@ struct BenchOptions {
     var out = defaultOut
     var runs = 1
     var skipMissing = false
+    var coldOnly = false
+    var noCold = false
+    var images: String?
     var help = false
 
     static let usage = """
         USAGE: ksqsh-bench [--quick] [--source DIR] [--ksqsh PATH] [--out DIR]
-                           [--runs N] [--skip-missing]
+                           [--runs N] [--skip-missing] [--no-cold]
+               ksqsh-bench --cold-only [--source DIR] [--images DIR] [--runs N] ...
 
         Squashes one tree with ksqsh, mksquashfs and gensquashfs in turn (xz,
         1 MiB blocks, all cores, warm page cache) and prints a Markdown table
         with each tool's wall time, CPU time, peak RSS and image size against
         mksquashfs, then the issue's targets for ksqsh as PASS/MISS.
+
+        Then the cold reads (root only): `make defconfig` and `make
+        modules_prepare` (-j all cores, fresh O= dir) from the plain tree, the
+        mksquashfs image and the ksqsh image (both loop-mounted read-only),
+        caches dropped before each step, in a table against the issue's
+        targets (yes/NO).
 
         OPTIONS:
           --quick          Measure only the tree's \(quickSubtree)/ (~20 s per tool).
@@ -35,10 +45,17 @@ struct BenchOptions {
           --runs N         Run every tool N times, report medians (default: 1).
           --skip-missing   Leave out tools that are not installed or not built
                            instead of failing.
+          --no-cold        Skip the cold reads.
+          --cold-only      Only the cold reads, from images kept in --images
+                           (built there when missing, made from another tree,
+                           or, for ksqsh's, older than the ksqsh binary).
+          --images DIR     Where --cold-only keeps its images
+                           (default: --out/images).
           -h, --help       Show this help.
 
-        EXIT STATUS: 0 when every tool succeeded (MISS is reported, not fatal),
-        1 when a tool failed or is missing, 64 on bad usage, 128+N on signal N.
+        EXIT STATUS: 0 when every tool and build succeeded (MISS and NO are
+        reported, not fatal), 1 when a tool or build failed or a tool is
+        missing, 64 on bad usage, 128+N on signal N.
         """
 
     static func parse(_ arguments: [String]) throws -> BenchOptions {
@@ -55,6 +72,9 @@ struct BenchOptions {
             switch name {
             case "--quick": options.quick = true
             case "--skip-missing": options.skipMissing = true
+            case "--cold-only": options.coldOnly = true
+            case "--no-cold": options.noCold = true
+            case "--images": options.images = try value()
             case "-h", "--help": options.help = true
             case "--source": options.source = try value()
             case "--ksqsh": options.ksqsh = try value()
@@ -68,6 +88,9 @@ struct BenchOptions {
             default:
                 throw BenchError.usage("unknown argument '\(argument)'")
             }
+        }
+        if options.coldOnly && (options.quick || options.noCold) {
+            throw BenchError.usage("--cold-only needs the whole kernel tree and cannot be combined with --quick or --no-cold")
         }
         return options
     }

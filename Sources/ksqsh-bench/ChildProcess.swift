@@ -38,6 +38,12 @@ struct ChildProcess {
     let arguments: [String]
     let stdoutPath: String
     let stderrPath: String
+    /// "NAME=value" entries; nil passes the bench's own environment on.
+    var environment: [String]? = nil
+    /// Starts the child in a process group of its own and passes stop
+    /// signals to the whole group. For make: a recursive make that only its
+    /// top process was told to stop waits for sub-makes that were not.
+    var ownProcessGroup = false
 
     /// Runs to completion and measures it. The clock brackets spawn and reap
     /// only, so the bench's own bookkeeping is not charged to the tool.
@@ -72,12 +78,20 @@ struct ChildProcess {
         sigemptyset(&defaults)
         for signal in Interruption.signals { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
+        var flags = Int32(POSIX_SPAWN_SETSIGDEF)
+        if ownProcessGroup {
+            flags |= Int32(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup($0) } + [nil] }
+        defer { for entry in envp ?? [] { free(entry) } }
         var pid = pid_t()
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let rc = envp.map { posix_spawn(&pid, executable, &actions, &attributes, argv, $0) }
+            ?? posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else {
             throw BenchError("cannot start \(executable): \(String(cString: strerror(rc)))")
         }
@@ -93,9 +107,10 @@ struct ChildProcess {
             guard errno == EINTR else {
                 throw BenchError("wait4 for \(executable) failed: \(String(cString: strerror(errno)))")
             }
-            // Ctrl-C reached the child through the terminal already; a SIGTERM
-            // aimed at the bench alone did not, so pass it on and keep waiting.
-            if let signal = Interruption.pending { kill(pid, signal) }
+            // Ctrl-C reached a child in the bench's process group through the
+            // terminal already; a SIGTERM aimed at the bench alone, or any
+            // signal for a child in its own group, did not: pass it on and keep waiting.
+            if let signal = Interruption.pending { kill(ownProcessGroup ? -pid : pid, signal) }
         }
         return (status, usage)
     }

@@ -24,14 +24,18 @@ struct RowResult {
     var median: Measurement? {
         guard runnable, !samples.isEmpty else { return nil }
         return Measurement(
-            wallSeconds: Self.median(samples.map(\.wallSeconds)),
-            cpuSeconds: Self.median(samples.map(\.cpuSeconds)),
-            peakRSSBytes: Self.median(samples.map(\.peakRSSBytes)),
-            imageBytes: Self.median(samples.map(\.imageBytes)))
+            wallSeconds: samples.map(\.wallSeconds).median,
+            cpuSeconds: samples.map(\.cpuSeconds).median,
+            peakRSSBytes: samples.map(\.peakRSSBytes).median,
+            imageBytes: samples.map(\.imageBytes).median)
     }
+}
 
-    private static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
+extension Array where Element == Double {
+    /// The middle value (the mean of the two middle ones for an even count); 0 when empty.
+    var median: Double {
+        guard !isEmpty else { return 0 }
+        let sorted = self.sorted()
         let middle = sorted.count / 2
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
@@ -74,24 +78,7 @@ struct Report {
 
     private var table: String {
         let header = ["tool", "wall s", "CPU s", "peak RSS MB", "image MB", "wall × mks", "RSS × mks", "size × mks"]
-        let body = rows.map(cells)
-        let widths = header.indices.map { column in
-            ([header] + body).map { $0[column].count }.max() ?? 0
-        }
-        // Left-align the tool names, right-align the numbers.
-        func line(_ cells: [String]) -> String {
-            let padded = cells.enumerated().map { column, cell in
-                let fill = String(repeating: " ", count: widths[column] - cell.count)
-                return column == 0 ? cell + fill : fill + cell
-            }
-            return "| " + padded.joined(separator: " | ") + " |"
-        }
-        // Markdown alignment row: `---` left for the name, `--:` right for numbers.
-        let dashes = widths.enumerated().map { column, width in
-            column == 0 ? String(repeating: "-", count: width) : String(repeating: "-", count: width - 1) + ":"
-        }
-        let rule = "| " + dashes.joined(separator: " | ") + " |"
-        return ([line(header), rule] + body.map(line)).joined(separator: "\n")
+        return MarkdownTable(header: header, rows: rows.map(cells)).text
     }
 
     private func cells(_ row: RowResult) -> [String] {

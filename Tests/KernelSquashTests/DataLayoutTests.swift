@@ -4,24 +4,110 @@ import Testing
 /// Where a kernel build's files go in a `--layout kernel` image.
 @Suite("Kernel data layout")
 struct DataLayoutTests {
-    @Test("defconfig's reads come first: every Kconfig, Makefile and Kbuild, scripts/, arch defconfigs",
-          arguments: ["Kconfig", "Makefile", "drivers/net/Kconfig", "fs/ext4/Makefile", "arch/x86/Kbuild", "lib/Kconfig.debug",
-                      "scripts/kconfig/conf.c", "scripts/Makefile.build", "arch/x86/configs/x86_64_defconfig"])
+    @Test("first what every make run reads and the host tools of defconfig and modules_prepare",
+          arguments: ["Makefile", "Kbuild", "arch/x86/Makefile", "arch/arm64/Makefile", "scripts/Makefile.build",
+                      "scripts/Kbuild.include", "scripts/cc-version.sh", "scripts/kallsyms.c", "scripts/basic/fixdep.c",
+                      "scripts/kconfig/conf.c", "scripts/include/list.h", "scripts/mod/modpost.c",
+                      "scripts/selinux/genheaders/genheaders.c", "scripts/kconfig/Makefile"])
+    func kbuild(path: String) {
+        #expect(KernelReadOrder.group(of: Array(path.utf8)) == .kbuild)
+    }
+
+    @Test("then what defconfig parses: every Kconfig (scripts/ too), the arch defconfigs",
+          arguments: ["Kconfig", "drivers/net/Kconfig", "lib/Kconfig.debug", "arch/x86/Kconfig", "scripts/Kconfig.include",
+                      "arch/x86/configs/x86_64_defconfig", "arch/arm/configs/multi_v7_defconfig"])
     func configuration(path: String) {
         #expect(KernelReadOrder.group(of: Array(path.utf8)) == .configuration)
     }
 
-    @Test("then what modules_prepare reads: headers, tools, syscall tables, asm-offsets",
-          arguments: ["include/linux/module.h", "arch/x86/include/asm/page.h", "tools/objtool/check.c",
-                      "arch/x86/entry/syscalls/syscall_64.tbl", "kernel/bounds.c", "arch/x86/kernel/asm-offsets.c",
-                      "arch/arm64/include/asm/page.h", "arch/x86/tools/relocs.c"])
+    @Test("then the other Makefiles and the rest of scripts/",
+          arguments: ["fs/ext4/Makefile", "drivers/net/Kbuild", "arch/x86/kernel/Makefile", "scripts/dtc/dtc.c",
+                      "scripts/gdb/linux/utils.py", "scripts/dtc/Makefile", "tools/testing/selftests/Makefile"])
+    func makefiles(path: String) {
+        #expect(KernelReadOrder.group(of: Array(path.utf8)) == .makefiles)
+    }
+
+    @Test("then what modules_prepare reads: headers, objtool and its tools headers, syscall tables, asm-offsets",
+          arguments: ["include/linux/module.h", "include/uapi/asm-generic/Kbuild", "arch/x86/include/asm/page.h",
+                      "arch/x86/include/asm/Kbuild", "arch/arm64/include/asm/page.h", "tools/objtool/check.c",
+                      "tools/include/linux/list.h", "tools/build/Makefile.build", "arch/x86/tools/relocs.c",
+                      "arch/x86/entry/syscalls/syscall_64.tbl", "arch/x86/entry/syscalls/Makefile",
+                      "kernel/bounds.c", "kernel/time/timeconst.bc", "arch/x86/kernel/asm-offsets.c"])
     func preparation(path: String) {
         #expect(KernelReadOrder.group(of: Array(path.utf8)) == .preparation)
     }
 
-    @Test("then everything else", arguments: ["kernel/fork.c", "drivers/net/loopback.c", "arch/x86/kernel/process.c",
-                                               "Documentation/index.rst", "arch/x86/configs", "README"])
+    @Test("then everything else, perf and the selftests included",
+          arguments: ["kernel/fork.c", "drivers/net/loopback.c", "arch/x86/kernel/process.c", "Documentation/index.rst",
+                      "tools/perf/builtin-top.c", "tools/testing/selftests/kselftest.h", "README", "arch/x86/configs"])
     func rest(path: String) {
         #expect(KernelReadOrder.group(of: Array(path.utf8)) == .rest)
+    }
+
+    @Test("Kconfig files are stored in the order `source` lines reach them, x86 first for $(SRCARCH)")
+    func kconfigSourceOrder() {
+        let tree = MiniTree([
+            ("Kconfig", "mainmenu \"x\"\nsource \"init/Kconfig\"\nsource \"arch/$(SRCARCH)/Kconfig\"\n\tsource \"drivers/Kconfig\"\n"),
+            ("arch/arm64/Kconfig", "config ARM64\n"),
+            ("arch/x86/Kconfig", "rsource \"Kconfig.cpu\"\n"),
+            ("arch/x86/Kconfig.cpu", ""),
+            ("drivers/Kconfig", "source \"drivers/net/Kconfig\"\nsource \"drivers/ata/Kconfig\"\nosource \"drivers/gone/Kconfig\"\n"),
+            ("drivers/ata/Kconfig", "config ATA\n\thelp\n\t  source code of \"init/Kconfig\" is not a directive\n"),
+            ("drivers/net/Kconfig", "source \"$(UNKNOWN)/Kconfig\"\n"),
+            ("fs/Kconfig.orphan", ""),
+            ("init/Kconfig", ""),
+        ])
+        #expect(tree.storageOrder() == [
+            "Kconfig", "init/Kconfig", "arch/x86/Kconfig", "arch/x86/Kconfig.cpu", "arch/arm64/Kconfig",
+            "drivers/Kconfig", "drivers/net/Kconfig", "drivers/ata/Kconfig", "fs/Kconfig.orphan",
+        ])
+    }
+
+    @Test("headers are stored in the order #include lines reach them from bounds.c and asm-offsets.c")
+    func includeOrder() {
+        let tree = MiniTree([
+            ("arch/x86/include/asm/page.h", "#include <linux/types.h>\n"),
+            ("arch/x86/kernel/asm-offsets.c", "#include <linux/sched.h>\n#  include \"asm-offsets_64.c\"\n"),
+            ("arch/x86/kernel/asm-offsets_64.c", "#include <asm/page.h>\n#include <asm/bug.h>\n"),
+            ("include/asm-generic/bug.h", ""),
+            ("include/linux/aaa-unread.h", ""),
+            ("include/linux/sched.h", "#include <linux/types.h>\n#include_next <linux/aaa-unread.h>\n"),
+            ("include/linux/types.h", "#include <uapi/linux/types.h>\n"),
+            ("include/uapi/linux/types.h", ""),
+            ("kernel/bounds.c", "#include <linux/page-flags.h>\n"),
+            ("include/linux/page-flags.h", "#include \"../uapi/linux/types.h\"\n"),
+        ])
+        #expect(tree.storageOrder() == [
+            "kernel/bounds.c", "include/linux/page-flags.h", "include/uapi/linux/types.h",
+            "arch/x86/kernel/asm-offsets.c", "include/linux/sched.h", "include/linux/types.h",
+            "arch/x86/kernel/asm-offsets_64.c", "arch/x86/include/asm/page.h", "include/asm-generic/bug.h",
+            "include/linux/aaa-unread.h",
+        ])
+    }
+
+    @Test("groups come in build order, and unranked files keep tree order within their group")
+    func groupsInBuildOrder() {
+        let tree = MiniTree([
+            ("Documentation/index.rst", ""), ("Kconfig", ""), ("Makefile", ""), ("drivers/net/Makefile", ""),
+            ("drivers/net/loopback.c", ""), ("include/linux/b.h", ""), ("include/linux/a.h", ""),
+            ("scripts/Makefile.build", ""),
+        ])
+        #expect(tree.storageOrder() == [
+            "Makefile", "scripts/Makefile.build", "Kconfig", "drivers/net/Makefile", "include/linux/b.h",
+            "include/linux/a.h", "Documentation/index.rst", "drivers/net/loopback.c",
+        ])
+    }
+}
+
+/// Paths and contents in tree order, as `DataLayout` hands them to `KernelReadOrder`.
+private struct MiniTree {
+    let files: [(path: String, text: String)]
+
+    init(_ files: [(String, String)]) { self.files = files.map { (path: $0.0, text: $0.1) } }
+
+    func storageOrder() -> [String] {
+        let files = files
+        return KernelReadOrder.order(paths: files.map { Array($0.path.utf8) }) { Array(files[$0].text.utf8) }
+            .map { files[$0].path }
     }
 }

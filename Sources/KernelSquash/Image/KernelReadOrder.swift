@@ -1,0 +1,123 @@
+/// When a kernel build reads a file: the rule table behind `DataLayout.kernel`.
+///
+/// A cold read from a mounted image costs one whole fragment block (up to
+/// 1 MiB of xz) per small file whose block is not among the three the kernel
+/// caches. Traced on linux-source-6.12, `make defconfig` opens ~1,650 files
+/// (6 MB, nearly all Kconfig) and `make modules_prepare` ~780 (5 MB, mostly
+/// headers). Stored in tree order those reads hop between blocks and
+/// decompress ~740 and ~480 of them; stored in the order the build reaches
+/// them, each block is decompressed about once. So files go in groups by
+/// build step, and within the two big groups in the order the build follows
+/// references: Kconfig `source` lines and C `#include` lines.
+public enum KernelReadOrder {
+    public enum Group: Int, CaseIterable, Sendable {
+        /// What every make run reads before anything else, and the host
+        /// tools defconfig and modules_prepare compile: the top Makefile and
+        /// Kbuild, arch/*/Makefile, the files directly in scripts/ and those
+        /// in `kbuildScripts`.
+        case kbuild
+        /// What `make defconfig` parses: every Kconfig* in the order `source`
+        /// lines reach them from the top Kconfig, then the arch defconfigs.
+        case configuration
+        /// The other Makefile* and Kbuild* and the rest of scripts/: read by
+        /// modules_prepare in part and by every later build step.
+        case makefiles
+        /// What `make modules_prepare` reads: headers in the order `#include`
+        /// lines reach them from `includeSeeds`, the syscall tables, objtool's
+        /// sources and the tools headers it includes.
+        case preparation
+        /// Everything else, in tree order.
+        case rest
+    }
+
+    /// Architectures in the order their files are ranked: x86 first, as the
+    /// most common target, then the others by name. A fixed order (not the
+    /// build host's) keeps images of one tree identical on every machine;
+    /// another arch's build still finds its own files in reading order, just
+    /// after x86's.
+    static let leadingArch = "x86"
+
+    /// The files modules_prepare compiles whose includes decide which headers
+    /// it reads. `ARCH` stands for each architecture in turn.
+    static let includeSeeds = ["kernel/bounds.c", "arch/ARCH/kernel/asm-offsets.c", "scripts/mod/devicetable-offsets.c"]
+
+    /// The parts of tools/ that modules_prepare builds objtool from; the rest
+    /// (perf, selftests: ~60 MB) is never read before a full build.
+    static let preparationTools: Set<String> = ["arch", "build", "include", "lib", "objtool", "scripts"]
+
+    /// Directories of scripts/ holding the host tools defconfig and modules_prepare build.
+    static let kbuildScripts: Set<String> = ["basic", "include", "kconfig", "mod", "selinux"]
+
+    /// The group of a path relative to the top of the tree. The first rule
+    /// that matches decides.
+    public static func group(of path: [UInt8]) -> Group {
+        let components = path.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
+        guard let name = components.last, let top = components.first else { return .rest }
+        let isMakefile = name.hasPrefix("Makefile") || name.hasPrefix("Kbuild")
+        if name.hasPrefix("Kconfig") { return .configuration }
+        // The top Makefile includes arch/$(SRCARCH)/Makefile for every target.
+        if isMakefile && (components.count == 1 || (top == "arch" && components.count == 3)) { return .kbuild }
+        if top == "scripts" {
+            return components.count == 2 || kbuildScripts.contains(components[1]) ? .kbuild : .makefiles
+        }
+        if top == "arch", components.count > 3, components[2] == "configs" { return .configuration }
+
+        // Makefiles of these areas stay with them: modules_prepare reads both.
+        if top == "include" { return .preparation }
+        if top == "tools", components.count > 2, preparationTools.contains(components[1]) { return .preparation }
+        if top == "arch", components.count > 3 {
+            let area = components[2]
+            if area == "include" || area == "tools" { return .preparation }
+            if area == "entry", components.count > 4, components[3] == "syscalls" { return .preparation }
+            if area == "kernel", components.count == 4, name.hasPrefix("asm-offsets") { return .preparation }
+        }
+        if ["kernel/bounds.c", "kernel/time/timeconst.bc"].contains(components.joined(separator: "/")) { return .preparation }
+        return isMakefile ? .makefiles : .rest
+    }
+
+    /// Storage order for `paths` (in tree order): the indices of `paths`,
+    /// grouped, the configuration and preparation groups ranked by how the
+    /// build reaches them. `contents` returns the bytes of `paths[index]`,
+    /// or nil when it cannot be read (the file then references nothing).
+    public static func order(paths: [[UInt8]], contents: @escaping (Int) -> [UInt8]?) -> [Int] {
+        let names = paths.map { String(decoding: $0, as: UTF8.self) }
+        let groups = paths.map(group(of:))
+        let graph = ReferenceGraph(paths: names, contents: contents)
+        let arches = graph.arches(leading: leadingArch)
+
+        let configuration = graph.firstReach(from: ["Kconfig"], following: .kconfigSources(arches: arches))
+        var preparation: [Int: Int] = [:]
+        for arch in arches {
+            let seeds = includeSeeds.map { $0.replacingOccurrences(of: "ARCH", with: arch) }
+            graph.extendFirstReach(&preparation, from: seeds, following: .includes(arch: arch))
+        }
+
+        func rank(_ index: Int) -> Int {
+            switch groups[index] {
+            case .configuration: configuration[index] ?? Int.max
+            case .preparation: preparation[index] ?? Int.max
+            default: 0
+            }
+        }
+        // Sorting by (group, rank, tree position) keeps unranked files in tree order.
+        return paths.indices.sorted { a, b in
+            (groups[a].rawValue, rank(a), a) < (groups[b].rawValue, rank(b), b)
+        }
+    }
+}
+
+extension KernelReadOrder {
+    /// `files` (in tree order) in storage order. Files are read only to
+    /// follow references; one that cannot be read now references nothing
+    /// here and fails later, when its data is stored, with a proper error.
+    static func order(_ files: [TreeNode], in tree: SourceTree) -> [TreeNode] {
+        let permutation = order(paths: files.map(\.relativePath)) { index in
+            let file = files[index]
+            guard file.size <= ReferenceGraph.largestParsed, let reader = try? SourceFileReader(file, in: tree) else { return nil }
+            var bytes = [UInt8](repeating: 0, count: Int(file.size))
+            guard (try? bytes.withUnsafeMutableBytes({ try reader.read(into: $0, at: 0) })) != nil else { return nil }
+            return bytes
+        }
+        return permutation.map { files[$0] }
+    }
+}
