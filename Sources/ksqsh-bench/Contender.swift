@@ -6,7 +6,7 @@ import Foundation
 struct Contender {
     /// What the row is compared as. The targets are stated for the
     /// two ksqsh rows against the plain mksquashfs row.
-    enum Role { case ksqsh, ksqshVerify, baseline, peer }
+    enum Role { case ksqsh, ksqshVerify, ksqshTarball, baseline, peer }
 
     let label: String
     let role: Role
@@ -21,9 +21,17 @@ struct Contender {
     /// the options that make their output comparable to ksqsh's defaults:
     /// `-Xdict-size 100%` (xz dictionary = block size, as ksqsh and
     /// gensquashfs use), `-k` (gensquashfs otherwise zeroes every mtime).
-    static func lineUp(source: String, scratch: String, tools: Toolset, jobs: Int) -> [Contender] {
+    /// With `tarball` (the archive the source tree was unpacked from), a
+    /// sixth row squashes the archive itself, without unpacking it.
+    static func lineUp(source: String, tarball: String? = nil, scratch: String, tools: Toolset, jobs: Int) -> [Contender] {
         let (ksqsh, mksquashfs, gensquashfs) = (tools.ksqsh, tools.mksquashfs, tools.gensquashfs)
         func image(_ name: String) -> String { "\(scratch)/\(name).sqfs" }
+        let fromTarball = tarball.map { tarball in
+            Contender(
+                label: "ksqsh squash TARBALL", role: .ksqshTarball, program: "ksqsh", executable: ksqsh,
+                arguments: ["squash", tarball, image("ksqsh-tarball"), "--quiet", "--force"],
+                image: image("ksqsh-tarball"))
+        }
         return [
             Contender(
                 label: "ksqsh squash", role: .ksqsh, program: "ksqsh", executable: ksqsh,
@@ -56,7 +64,7 @@ struct Contender {
                     image("gensquashfs-q256"),
                 ],
                 image: image("gensquashfs-q256")),
-        ]
+        ] + (fromTarball.map { [$0] } ?? [])
     }
 
     /// The command as a shell would show it, for the log and error messages
