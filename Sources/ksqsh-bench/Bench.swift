@@ -38,8 +38,8 @@ enum Bench {
         let source = try resolveSource(options, logDirectory: scratch.path)
         if options.coldOnly { return try runColdOnly(options, source: source, tools: tools, jobs: jobs, scratch: scratch) }
         // The Debian tarball the default tree comes from: squashed as it is, too.
-        let tarball = options.source == nil && !options.quick && FileManager.default.fileExists(atPath: KernelCache.tarball)
-            ? KernelCache.tarball : nil
+        let isKernelCache = source == URL(fileURLWithPath: KernelCache.tree).standardizedFileURL.path
+        let tarball = isKernelCache && FileManager.default.fileExists(atPath: KernelCache.tarball) ? KernelCache.tarball : nil
         let contenders = Contender.lineUp(source: source, tarball: tarball, scratch: scratch.path, tools: tools, jobs: jobs)
         printHeader(options: options, source: source, contenders: contenders, jobs: jobs, scratch: scratch)
 
