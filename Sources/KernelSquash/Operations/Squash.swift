@@ -30,7 +30,8 @@ public struct Squash {
 
     public func run() throws -> Result {
         let start = Progress.now()
-        if Squash.isTarball(source) { return try runFromTarball(startedAt: start) }
+        // A file (not a directory) is read as a tarball.
+        if isRegularFile(source) { return try runFromTarball(startedAt: start) }
         defer { InterruptCleanup.notice = nil }
         if let resumed = try resumeInterruptedDeletion(start: start) { return resumed }
         InterruptCleanup.notice = "interrupted: nothing was written and \(source) is untouched"

@@ -5,12 +5,6 @@ import SystemPackage
 /// front to back, straight into the image; not one file is unpacked to
 /// disk (on flash, 90,000 temporary inodes are the problem).
 extension Squash {
-    /// Whether `source` is a file (a tarball) rather than a directory.
-    static func isTarball(_ source: FilePath) -> Bool {
-        var info = stat()
-        return source.withPlatformString { stat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFREG
-    }
-
     func runFromTarball(startedAt start: Double) throws -> Result {
         if deleteSource {
             throw KsqshError(.sourceNotDirectory, path: source, "--delete-source empties a directory; a tarball is never deleted")

@@ -23,14 +23,16 @@ func directoryNames(_ directory: FilePath) -> [String] {
     return names
 }
 
+/// A regular file, or a symlink to one. Paths go to the kernel as their
+/// raw bytes (`.string` would repair a name that is not UTF-8).
 func isRegularFile(_ path: FilePath) -> Bool {
     var info = stat()
-    return stat(path.string, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    return path.withPlatformString { stat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFREG
 }
 
 /// A real directory; with `followingSymlinks`, also a symlink to one.
 func isDirectory(_ path: FilePath, followingSymlinks: Bool = false) -> Bool {
     var info = stat()
-    let status = followingSymlinks ? stat(path.string, &info) : lstat(path.string, &info)
+    let status = path.withPlatformString { followingSymlinks ? stat($0, &info) : lstat($0, &info) }
     return status == 0 && info.st_mode & S_IFMT == S_IFDIR
 }

@@ -11,8 +11,7 @@ final class ContentCheck: @unchecked Sendable {
     private let files: [FileToCheck]
     private let jobs: Int
     private let lock = NSLock()
-    private var differences: [String] = []
-    private var differenceCount = 0
+    private var differences = DifferenceList()
     private var failure: Error?
     private(set) var bytesChecked: UInt64 = 0
 
@@ -37,12 +36,10 @@ final class ContentCheck: @unchecked Sendable {
             }
         }
         if let failure { throw failure }
-        guard differenceCount > 0 else { return }
-        var message = tree.map { "content differs from \($0.path) in \(differenceCount) file\(differenceCount == 1 ? "" : "s")" }
-            ?? "data of \(differenceCount) file\(differenceCount == 1 ? " is" : "s are") damaged"
-        message += differences.map { "\n  \($0)" }.joined()
-        if differenceCount > differences.count { message += "\n  … and \(differenceCount - differences.count) more" }
-        throw KsqshError(tree == nil ? .imageCorrupt : .imageDiffers, path: image.path, message)
+        guard !differences.isEmpty else { return }
+        let headline = tree.map { "content differs from \($0.path) in \(differences.counted("file"))" }
+            ?? "data of \(differences.counted("file")) \(differences.count == 1 ? "is" : "are") damaged"
+        throw KsqshError(tree == nil ? .imageCorrupt : .imageDiffers, path: image.path, differences.report(headline))
     }
 
     /// Contiguous runs of files holding about the same number of bytes, so
@@ -67,10 +64,7 @@ final class ContentCheck: @unchecked Sendable {
     }
 
     private func note(_ path: String, _ what: String) {
-        lock.withLock {
-            differenceCount += 1
-            if differences.count < Verifier.reportLimit { differences.append("\(path): \(what)") }
-        }
+        lock.withLock { differences.note(path, what) }
     }
 
     private func check(_ slice: ArraySlice<FileToCheck>) throws {

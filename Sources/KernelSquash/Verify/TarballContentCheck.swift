@@ -16,8 +16,7 @@ struct TarballContentCheck {
     let nodeForContent: [ObjectIdentifier: TreeNode]
 
     private(set) var bytesChecked: UInt64 = 0
-    private var differences: [String] = []
-    private var differenceCount = 0
+    private var differences = DifferenceList()
 
     init(image: ImageReader, tarball: FilePath, files: [FileToCheck], contentNodes: [TreeNode], nodeForContent: [ObjectIdentifier: TreeNode]) {
         self.image = image
@@ -68,20 +67,14 @@ struct TarballContentCheck {
             }
             bytesChecked += offset
         }
-        if position != contentNodes.count && differenceCount == 0 {
+        if position != contentNodes.count && differences.isEmpty {
             note(".", "the archive changed since it was squashed: \(position) files now, \(contentNodes.count) before")
         }
-        guard differenceCount > 0 else { return }
-        var message = "content differs from \(tarball) in \(differenceCount) file\(differenceCount == 1 ? "" : "s")"
-        message += differences.map { "\n  \($0)" }.joined()
-        if differenceCount > differences.count { message += "\n  … and \(differenceCount - differences.count) more" }
-        throw KsqshError(.imageDiffers, path: image.path, message)
+        guard !differences.isEmpty else { return }
+        throw KsqshError(.imageDiffers, path: image.path, differences.report("content differs from \(tarball) in \(differences.counted("file"))"))
     }
 
-    private mutating func note(_ path: String, _ what: String) {
-        differenceCount += 1
-        if differences.count < Verifier.reportLimit { differences.append("\(path): \(what)") }
-    }
+    private mutating func note(_ path: String, _ what: String) { differences.note(path, what) }
 }
 
 extension Verifier {

@@ -66,8 +66,7 @@ struct TreeComparison {
     let keepOwner: Bool
     /// See `VerifyOptions.sourceMayLackEntries`.
     let sourceMayLackEntries: Bool
-    private(set) var differences: [String] = []
-    private(set) var differenceCount = 0
+    private(set) var differences = DifferenceList()
     private(set) var files: [FileToCheck] = []
     private(set) var entries = 0
     /// Source hard-link group ↔ image inode number, both ways.
@@ -80,22 +79,12 @@ struct TreeComparison {
         self.sourceMayLackEntries = sourceMayLackEntries
     }
 
-    mutating func note(_ path: String, _ what: String) {
-        differenceCount += 1
-        if differences.count < Verifier.reportLimit { differences.append("\(path): \(what)") }
-    }
+    mutating func note(_ path: String, _ what: String) { differences.note(path, what) }
 
     func throwIfDifferent(image: FilePath, source: FilePath?) throws {
-        guard differenceCount > 0 else { return }
-        var message: String
-        if let source {
-            message = "differs from \(source) in \(differenceCount) place\(differenceCount == 1 ? "" : "s")"
-        } else {
-            message = "is damaged in \(differenceCount) place\(differenceCount == 1 ? "" : "s")"
-        }
-        message += differences.map { "\n  \($0)" }.joined()
-        if differenceCount > differences.count { message += "\n  … and \(differenceCount - differences.count) more" }
-        throw KsqshError(source == nil ? .imageCorrupt : .imageDiffers, path: image, message)
+        guard !differences.isEmpty else { return }
+        let headline = source.map { "differs from \($0) in \(differences.counted("place"))" } ?? "is damaged in \(differences.counted("place"))"
+        throw KsqshError(source == nil ? .imageCorrupt : .imageDiffers, path: image, differences.report(headline))
     }
 
     /// Without a source: only checks the image's own consistency.
