@@ -110,8 +110,19 @@ deps:
 
 # Plain `swift test`: the suites loop-mount real images and pace their own
 # concurrency (`.serialized`), so no --parallel here.
+# The suite's output is long and CI shows only its tail, so on failure the
+# failing tests and their issues are printed again at the end.
 test:
-	$(SWIFT) test
+	@log=$$(mktemp /tmp/ksqsh-test.XXXXXX)
+	trap 'rm -f "$$log"' EXIT
+	status=0
+	$(SWIFT) test 2>&1 | tee "$$log" || status=$$?
+	if [ "$$status" -ne 0 ]; then
+		echo
+		echo "make test: failed (exit $$status); the failures again:"
+		grep -E '^✘|^ *↳|error:' "$$log" | grep -v -E '^↳ (Testing Library Version|Target Platform)' | head -n 80 || true
+	fi
+	exit "$$status"
 
 # Bad input, faults, kill points, corruption, … (scripts/reliability.sh):
 # their reliability-summary lines as one table; fails if any test failed.

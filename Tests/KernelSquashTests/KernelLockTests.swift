@@ -110,7 +110,14 @@ struct KernelLockTests {
 
         // Released while a second one waits: it goes on and mounts.
         let waiting = try ChildProcess(try Ksqsh.binary(), ["mount", "--root", root.path, "--kernel", version])
-        usleep(600_000)
+        // Once it has the lock file open it is at most one retry from
+        // announcing the wait; a slow start must not pass for "no wait".
+        let lockTarget = FS.realPath(lockFile) ?? lockFile
+        let opened = ContinuousClock.now + .seconds(30)
+        while waiting.isRunning, ErrorCaseTests.openDescriptor(of: waiting.pid, for: lockTarget) == nil, ContinuousClock.now < opened {
+            usleep(1_000)
+        }
+        usleep(300_000)
         #expect(waiting.isRunning, "ksqsh waits for the lock")
         flock(fd, LOCK_UN)
         let waited = waiting.wait(timeout: .seconds(60))

@@ -25,7 +25,7 @@ struct KillPointTests {
             var outcomes: [KillLab.Outcome] = []
             for point in KillLab.points {
                 for signal in [SIGKILL, SIGINT] {
-                    outcomes.append(try lab.kill(at: point, with: signal))
+                    outcomes.append(try lab.kill(at: point, with: signal, attempts: 3))
                 }
             }
             lab.report(outcomes)
@@ -236,6 +236,19 @@ final class KillLab {
     }
 
     // MARK: - One kill
+
+    /// Watching from outside, a busy machine can miss a short stage (the
+    /// walk of 1,500 entries on a tmpfs takes a few milliseconds), and the
+    /// signal then lands in a later one. Such a clean miss is tried again;
+    /// a kill that left something wrong is reported at once.
+    func kill(at point: Point, with signal: Int32, attempts: Int) throws -> Outcome {
+        var outcome = try kill(at: point, with: signal)
+        for _ in 1..<attempts where outcome.stage != point.stage && outcome.failures.isEmpty {
+            print("kill points: \(point), signal \(signal) landed in \(outcome.stage); trying again")
+            outcome = try kill(at: point, with: signal)
+        }
+        return outcome
+    }
 
     func kill(at point: Point, with signal: Int32) throws -> Outcome {
         try reset()

@@ -41,7 +41,9 @@ struct ResumeDeletionTests {
         /// Runs `arguments` and SIGKILLs ksqsh once the file a third of the
         /// way through the deletion order is gone.
         func killDuringDeletion(_ arguments: [ByteString]? = nil, environment: [String: String?] = [:]) throws {
-            try killWhileDeleting(from: source, arguments ?? self.arguments, environment: environment, watching: master)
+            try killWhileDeleting(from: source, arguments ?? self.arguments, environment: environment, watching: master) {
+                try restore(source, from: master, removing: try FS.list(image.parent).map { image.parent / $0 })
+            }
             imageBytes = try FS.readFile(image)
         }
 
@@ -166,7 +168,9 @@ struct ResumeDeletionTests {
         let image = workdir / ByteString("linux-\(version).sqfs")
         try FS.rename(run.source, tree)
         let environment: [String: String?] = ["KV_FULL": version, "WORKDIR": workdir.string, "ROOT": run.base["root"].string]
-        try killWhileDeleting(from: tree, ["hook", "pre_src_install"], environment: environment, watching: run.master)
+        try killWhileDeleting(from: tree, ["hook", "pre_src_install"], environment: environment, watching: run.master) {
+            try restore(tree, from: run.master, removing: try FS.list(workdir).filter { $0 != tree.lastComponent }.map { workdir / $0 })
+        }
         let killedImage = try FS.readFile(image)
         #expect(FS.exists(workdir / ByteString(".linux-\(version).sqfs.delete-source")))
 
@@ -193,7 +197,10 @@ struct ResumeDeletionTests {
         let tree = root.mountPoint(version)
         try copyTree(skeleton, to: tree)
 
-        try killWhileDeleting(from: tree, ["adopt", "--root", root.path, "--kernel", version, "--quiet"], watching: skeleton)
+        try killWhileDeleting(from: tree, ["adopt", "--root", root.path, "--kernel", version, "--quiet"], watching: skeleton) {
+            expectSuccess(try root.ksqsh("umount", kernel: version))
+            try restore(tree, from: skeleton, removing: [root.image(version), root.buildDirectory(version), root.symlink])
+        }
         let killedImage = try FS.readFile(root.image(version))
         #expect(FS.exists(root.sources / ByteString(".linux-\(version).sqfs.delete-source")))
         #expect(!root.isMounted(version))
@@ -212,19 +219,42 @@ struct ResumeDeletionTests {
 /// Runs ksqsh with `arguments` and SIGKILLs it once the regular file a third
 /// of the way through the deletion order (taken from `reference`, a copy of
 /// the tree at `tree`) has been deleted.
-func killWhileDeleting(from tree: ByteString, _ arguments: [ByteString], environment: [String: String?] = [:], watching reference: ByteString) throws {
+///
+/// Deleting a few thousand files on a tmpfs takes milliseconds, and on a busy
+/// machine the watcher can sleep through all of it. A run that finished is
+/// therefore undone by `reset` (which restores the tree and removes what the
+/// run made) and tried again, up to three times.
+func killWhileDeleting(
+    from tree: ByteString, _ arguments: [ByteString], environment: [String: String?] = [:],
+    watching reference: ByteString, reset: () throws -> Void
+) throws {
     let order = try KillLab.regularFilesInPreorder(reference, relative: nil)
     let sample = tree / order[order.count / 3]
-    let child = try ChildProcess(try Ksqsh.binary(), arguments, environment: environment)
-    while child.isRunning {
-        if !FS.exists(sample) {
-            child.send(SIGKILL)
-            break
+    let attempts = 3
+    for attempt in 1...attempts {
+        let child = try ChildProcess(try Ksqsh.binary(), arguments, environment: environment)
+        while child.isRunning {
+            if !FS.exists(sample) {
+                child.send(SIGKILL)
+                break
+            }
+            usleep(500)
         }
-        usleep(500)
+        let result = child.wait(timeout: .seconds(120))
+        if result.termination == .signaled(SIGKILL) { return }
+        guard result.succeeded, attempt < attempts else {
+            throw TestSetupError("ksqsh was meant to be killed while deleting (attempt \(attempt) of \(attempts)): \(result)")
+        }
+        print("resume deletion: ksqsh finished before \(sample) was seen gone; again (attempt \(attempt + 1) of \(attempts))")
+        try reset()
     }
-    let result = child.wait(timeout: .seconds(120))
-    guard result.termination == .signaled(SIGKILL) else {
-        throw TestSetupError("ksqsh was meant to be killed while deleting: \(result)")
+}
+
+/// Puts a fresh copy of `master` at `tree` after removing `leftovers` (what
+/// a finished run made), for another try at killing it.
+private func restore(_ tree: ByteString, from master: ByteString, removing leftovers: [ByteString]) throws {
+    for path in leftovers + [tree] where FS.exists(path) {
+        try Subprocess.runChecked("rm", ["-rf", "--one-file-system", "--", path])
     }
+    try copyTree(master, to: tree)
 }

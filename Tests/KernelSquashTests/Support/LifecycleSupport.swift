@@ -363,9 +363,11 @@ final class BusyHolder {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // The working directory is set before exec; wait until /proc shows it.
+        // The working directory is set before exec, the command name at
+        // exec: wait until /proc shows both, or ksqsh could name the parent.
         let deadline = ContinuousClock.now + .seconds(5)
-        while (try? FS.readlink(ByteString("/proc/\(pid)/cwd"))) != workingDirectory {
+        while (try? FS.readlink(ByteString("/proc/\(pid)/cwd"))) != workingDirectory
+            || (try? FS.readFile(ByteString("/proc/\(pid)/comm"))) != Array("sleep\n".utf8) {
             guard ContinuousClock.now < deadline else {
                 stop()
                 throw TestSetupError("sleep (pid \(pid)) did not get its working directory \(workingDirectory)")
