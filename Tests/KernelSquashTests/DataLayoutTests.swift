@@ -99,6 +99,26 @@ struct DataLayoutTests {
     }
 }
 
+extension DataLayoutTests {
+    @Test("small fragment blocks for what the leading arch reads again and again: kbuild, the headers its seeds reach, its tools")
+    func smallFragments() {
+        let tree = MiniTree([
+            ("Kconfig", ""), ("Makefile", ""), ("arch/arm64/include/asm/arm.h", ""),
+            ("arch/arm64/kernel/asm-offsets.c", "#include <asm/arm.h>\n"), ("arch/x86/Makefile", ""),
+            ("arch/x86/entry/syscalls/syscall_64.tbl", ""), ("arch/x86/kernel/asm-offsets.c", "#include <linux/sched.h>\n"),
+            ("drivers/net/Makefile", ""), ("drivers/net/loopback.c", ""), ("include/linux/sched.h", ""),
+            ("include/linux/unread.h", ""), ("kernel/bounds.c", ""), ("scripts/Makefile.build", ""),
+            ("tools/arch/arm64/include/asm/barrier.h", ""), ("tools/arch/x86/include/asm/insn.h", ""),
+            ("tools/objtool/check.c", ""), ("tools/perf/builtin-top.c", ""),
+        ])
+        #expect(tree.smallFragmentFiles() == [
+            "Makefile", "arch/x86/Makefile", "arch/x86/entry/syscalls/syscall_64.tbl", "arch/x86/kernel/asm-offsets.c",
+            "include/linux/sched.h", "kernel/bounds.c", "scripts/Makefile.build", "tools/arch/x86/include/asm/insn.h",
+            "tools/objtool/check.c",
+        ])
+    }
+}
+
 /// Paths and contents in tree order, as `DataLayout` hands them to `KernelReadOrder`.
 private struct MiniTree {
     let files: [(path: String, text: String)]
@@ -106,8 +126,16 @@ private struct MiniTree {
     init(_ files: [(String, String)]) { self.files = files.map { (path: $0.0, text: $0.1) } }
 
     func storageOrder() -> [String] {
+        plan().order.map { files[$0].path }
+    }
+
+    /// In tree order.
+    func smallFragmentFiles() -> [String] {
+        plan().smallFragments.sorted().map { files[$0].path }
+    }
+
+    private func plan() -> KernelReadOrder.Plan {
         let files = files
-        return KernelReadOrder.order(paths: files.map { Array($0.path.utf8) }) { Array(files[$0].text.utf8) }
-            .map { files[$0].path }
+        return KernelReadOrder.plan(paths: files.map { Array($0.path.utf8) }) { Array(files[$0].text.utf8) }
     }
 }

@@ -32,7 +32,7 @@ struct TarballTests {
         let repository = work.source
         let environment: [String: String?] = ["GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"]
         let git = { (arguments: [ByteString]) in
-            try Subprocess.runChecked("git", ["-C", repository, "-c", "user.name=t", "-c", "user.email=t@t"] + arguments, environment: environment)
+            _ = try Subprocess.runChecked("git", ["-C", repository, "-c", "user.name=t", "-c", "user.email=t@t"] + arguments, environment: environment)
         }
         try git(["init", "-q"])
         try git(["add", "-A", "sizes", "links", "names"])

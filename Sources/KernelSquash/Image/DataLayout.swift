@@ -16,13 +16,23 @@ public enum DataLayout: String, CaseIterable, Sendable {
         return marks.allSatisfy(top.contains) ? .kernel : .plain
     }
 
-    /// Regular files in storage order (hard links once).
-    func order(_ tree: SourceTree) -> [TreeNode] {
+    /// Regular files in storage order (hard links once), and which of them
+    /// get small fragment blocks.
+    func placement(_ tree: SourceTree) -> DataPlacement {
         var files: [TreeNode] = []
         tree.root.forEachInPreorder { node in
             if node.kind == .regular && node.hardLinkLeader == nil { files.append(node) }
         }
-        guard self == .kernel else { return files }
-        return KernelReadOrder.order(files, in: tree)
+        guard self == .kernel else { return DataPlacement(order: files) }
+        return KernelReadOrder.placement(files, in: tree)
     }
+}
+
+/// Where the data of a scanned tree's files goes.
+struct DataPlacement {
+    /// Regular files (hard-link leaders) in the order their data is stored.
+    var order: [TreeNode]
+    /// Files whose tails share fragment blocks of at most
+    /// `KernelReadOrder.smallFragmentBytes` (see there).
+    var smallFragments: Set<ObjectIdentifier> = []
 }

@@ -38,23 +38,26 @@ final class ImageWriter {
     static func write(_ tree: SourceTree, to file: SquashFSFile, options: SquashOptions, progress: Progress?) throws -> ImageSummary {
         let image = try ImageWriter(file: file, options: options)
         let data = try DataWriter(file: file, options: options, recall: SourceTailRecall(tree), progress: progress)
-        var order = (options.layout ?? DataLayout.automatic(for: tree)).order(tree)
-        if let sortFile = options.sortFile { order = sortFile.apply(to: order) }
-        try data.writeData(of: order, from: tree)
-        try image.finish(root: tree.root, data: data, newestMtime: tree.newestMtime)
+        var placement = (options.layout ?? DataLayout.automatic(for: tree)).placement(tree)
+        if let sortFile = options.sortFile { placement.order = sortFile.apply(to: placement.order) }
+        try data.writeData(of: placement, from: tree)
+        try image.finish(root: tree.root, data: data, dataOrder: placement.order, newestMtime: tree.newestMtime)
         return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
     }
 
     /// Writes the tables for the tree below `root`, whose file data `data`
-    /// has written (with `layouts` keyed by the nodes of that tree), and the
-    /// final super block. The image time is --time, else SOURCE_DATE_EPOCH,
-    /// else the newest mtime, so the same input always gives the same bytes.
-    func finish(root: TreeNode, data: DataWriter, layouts: [ObjectIdentifier: FileLayout]? = nil, newestMtime: UInt32) throws {
+    /// has written in `dataOrder` (with `layouts` keyed by the nodes of that
+    /// tree), and the final super block. The image time is --time, else
+    /// SOURCE_DATE_EPOCH, else the newest mtime, so the same input always
+    /// gives the same bytes.
+    func finish(
+        root: TreeNode, data: DataWriter, layouts: [ObjectIdentifier: FileLayout]? = nil, dataOrder: [TreeNode], newestMtime: UInt32
+    ) throws {
         superBlock.modification_time = options.modificationTime ?? SquashOptions.sourceDateEpoch ?? newestMtime
         let ids = try IdTable()
         let tables = try MetadataTables(file: file, compressor: compressor, ids: ids, layouts: layouts ?? data.layouts, keepOwner: options.keepOwner)
         superBlock.inode_table_start = file.size
-        superBlock.root_inode_ref = try tables.writeInodes(of: root)
+        superBlock.root_inode_ref = try tables.writeInodes(of: root, dataOrder: dataOrder)
         superBlock.directory_table_start = file.size
         try tables.writeDirectoryTable()
         try data.fragmentTable.write(to: file, super: &superBlock, compressor: compressor)

@@ -3,9 +3,20 @@ import CSquashFS
 
 /// Writes the inode table and the directory table once all data is in place.
 ///
-/// Inodes are numbered 1…N in post-order (a directory's children before the
-/// directory, the root last) and written in that order, so each directory
-/// listing can name the references of inodes already written.
+/// The inode table starts with every inode that is not a directory, in the
+/// order the data was laid out (for kernel trees: the order a build reads
+/// files), and ends with the directories in post-order (children before
+/// their parent, the root last), each written right after its listing, so
+/// every listing can name the references of inodes already written.
+/// Inodes are numbered in the order they are written.
+///
+/// Why not one directory after the other: a cold `make defconfig` looks up
+/// the Kconfig in each of a thousand directories, and the kernel keeps only
+/// eight metadata blocks decompressed. With each Kconfig's inode among its
+/// directory's other files, nearly every lookup decompressed another inode
+/// block; side by side, in the order they are read, they share a few.
+/// Measured on linux-source-6.12: cold defconfig fetched 568 inode blocks
+/// (193 distinct) and then 333 (27); modules_prepare 1,047 and then 607.
 final class MetadataTables {
     private let inodes: MetaWriter
     private let directoryTable: MetaWriter
@@ -27,14 +38,30 @@ final class MetadataTables {
     }
 
     /// Writes every inode and listing; returns the root inode's reference.
-    /// The inode table goes to the file now, the directory table (kept in
-    /// memory meanwhile) when `writeDirectoryTable` is called.
-    func writeInodes(of root: TreeNode) throws -> UInt64 {
-        number(root)
+    /// `dataOrder` is the order the files' data was written in; entries
+    /// not in it follow in tree order. The inode table goes to the file
+    /// now, the directory table (kept in memory meanwhile) when
+    /// `writeDirectoryTable` is called.
+    func writeInodes(of root: TreeNode, dataOrder: [TreeNode]) throws -> UInt64 {
+        let files = Self.nonDirectories(of: root, dataOrder: dataOrder)
+        var directoriesInPostOrder: [TreeNode] = []
+        Self.collectDirectories(root, into: &directoriesInPostOrder)
+        for node in files + directoriesInPostOrder {
+            numbers[ObjectIdentifier(node)] = UInt32(numbers.count + 1)
+        }
         inodeCount = UInt32(numbers.count)
-        let reference = try writeDirectory(root, parentNumber: inodeCount + 1)
+
+        for file in files {
+            let inode = try InodeBuilder.make(for: file, layout: layouts[ObjectIdentifier(file)])
+            defer { ksqsh_free(inode) }
+            references[ObjectIdentifier(file)] = try write(inode, for: file)
+        }
+        for directory in directoriesInPostOrder {
+            let parentNumber = directory.parent.map(inodeNumber(of:)) ?? inodeCount + 1
+            references[ObjectIdentifier(directory)] = try writeDirectory(directory, parentNumber: parentNumber)
+        }
         try inodes.flush()
-        return reference
+        return references[ObjectIdentifier(root)]!
     }
 
     func writeDirectoryTable() throws {
@@ -42,41 +69,40 @@ final class MetadataTables {
         try directoryTable.writeToFile()
     }
 
-    private func number(_ directory: TreeNode) {
-        for child in directory.children {
-            if child.kind == .directory {
-                number(child)
-            } else if child.hardLinkLeader == nil {
-                numbers[ObjectIdentifier(child)] = UInt32(numbers.count + 1)
-            }
+    /// Every node below `root` that owns an inode and is not a directory
+    /// (hard-link leaders only), ranked by `dataOrder`, the rest in tree order.
+    private static func nonDirectories(of root: TreeNode, dataOrder: [TreeNode]) -> [TreeNode] {
+        var rank: [ObjectIdentifier: Int] = [:]
+        for (position, node) in dataOrder.enumerated() { rank[ObjectIdentifier(node)] = position }
+        var nodes: [TreeNode] = []
+        root.forEachInPreorder { node in
+            if node.kind != .directory && node.hardLinkLeader == nil { nodes.append(node) }
         }
-        numbers[ObjectIdentifier(directory)] = UInt32(numbers.count + 1)
+        let unranked = dataOrder.count
+        return nodes.enumerated()
+            .sorted { (rank[ObjectIdentifier($0.element)] ?? unranked, $0.offset) < (rank[ObjectIdentifier($1.element)] ?? unranked, $1.offset) }
+            .map(\.element)
+    }
+
+    private static func collectDirectories(_ directory: TreeNode, into list: inout [TreeNode]) {
+        for child in directory.children where child.kind == .directory {
+            collectDirectories(child, into: &list)
+        }
+        list.append(directory)
     }
 
     private func inodeNumber(of node: TreeNode) -> UInt32 {
         numbers[ObjectIdentifier(node.hardLinkLeader ?? node)]!
     }
 
+    /// The listing of `directory` (whose children's inodes are all written),
+    /// then its own inode.
     private func writeDirectory(_ directory: TreeNode, parentNumber: UInt32) throws -> UInt64 {
-        let ownNumber = inodeNumber(of: directory)
-        for child in directory.children {
-            let key = ObjectIdentifier(child)
-            if child.kind == .directory {
-                references[key] = try writeDirectory(child, parentNumber: ownNumber)
-            } else if let leader = child.hardLinkLeader {
-                references[key] = references[ObjectIdentifier(leader)]
-            } else {
-                let inode = try InodeBuilder.make(for: child, layout: layouts[key])
-                defer { ksqsh_free(inode) }
-                references[key] = try write(inode, for: child)
-            }
-        }
-
         try directories.begin()
         for child in directory.children {
             try directories.add(
                 name: child.name, inodeNumber: inodeNumber(of: child),
-                reference: references[ObjectIdentifier(child)]!, mode: child.mode)
+                reference: references[ObjectIdentifier(child.hardLinkLeader ?? child)]!, mode: child.mode)
         }
         try directories.end()
 

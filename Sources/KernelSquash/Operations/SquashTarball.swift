@@ -50,6 +50,18 @@ extension Squash {
         var contentNodes: [TreeNode]
     }
 
+    /// The files below `root` by the lane their data went to, in tree
+    /// order within one (which is the archive's order for kernel tarballs).
+    private static func dataOrder(of root: TreeNode, layout: DataLayout) -> [TreeNode] {
+        var files: [TreeNode] = []
+        root.forEachInPreorder { node in
+            if node.kind == .regular && node.hardLinkLeader == nil { files.append(node) }
+        }
+        guard layout == .kernel else { return files }
+        let groups = files.map { KernelReadOrder.group(of: $0.relativePath).rawValue }
+        return files.indices.sorted { (groups[$0], $0) < (groups[$1], $1) }.map { files[$0] }
+    }
+
     private func write(from reader: TarReader, to file: SquashFSFile, tarballBytes: UInt64) throws -> Written {
         // A tarball's contents are known only as they stream by, so the
         // kernel rules apply unless --layout plain: on other trees they only
@@ -68,15 +80,25 @@ extension Squash {
         do {
             while let entry = try reader.next() {
                 if let (node, layoutPath) = try index.add(entry) {
-                    let lane = layout == .kernel ? KernelReadOrder.group(of: layoutPath).rawValue : 0
-                    try data.store(node, lane: lane) { TarEntryContent(node, reader: reader) }
+                    var lane = 0
+                    var fragmentBytes: Int?
+                    if layout == .kernel {
+                        let group = KernelReadOrder.group(of: layoutPath)
+                        lane = group.rawValue
+                        if KernelReadOrder.wantsSmallFragments(String(decoding: layoutPath, as: UTF8.self), group: group) {
+                            fragmentBytes = KernelReadOrder.smallFragmentBytes
+                        }
+                    }
+                    try data.store(node, lane: lane, fragmentBytes: fragmentBytes) { TarEntryContent(node, reader: reader) }
                 }
                 progress?.advance(files: 1, bytes: reader.fileBytesRead - consumed)
                 consumed = reader.fileBytesRead
             }
             try data.finish()
             let (tree, layouts) = try index.buildTree(layouts: data.layouts)
-            try image.finish(root: tree.root, data: data, layouts: layouts, newestMtime: tree.newestMtime)
+            try image.finish(
+                root: tree.root, data: data, layouts: layouts,
+                dataOrder: Self.dataOrder(of: tree.root, layout: layout), newestMtime: tree.newestMtime)
             let summary = ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
             return Written(summary: summary, tree: tree, contentNodes: index.contentNodes)
         } catch let invalid as TarHeader.Invalid {

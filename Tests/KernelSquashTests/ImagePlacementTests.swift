@@ -1,0 +1,73 @@
+import Testing
+
+/// Where a kernel-layout image puts what a build reads again and again:
+/// tails in small fragment blocks, inodes in data order before the
+/// directories. Read back with rdsquashfs, independently of ksqsh.
+@Suite(
+    "Placement in kernel-layout images", .serialized,
+    .enabled(if: Requirements.hasRdsquashfs, "needs rdsquashfs (squashfs-tools-ng) to read inodes")
+)
+struct ImagePlacementTests {
+    /// A tree `DataLayout.automatic` takes for kernel sources: four kbuild
+    /// files and four others of 120 KB each, all stored as fragment tails.
+    static let kbuild: [ByteString] = ["Makefile", "arch/x86/Makefile", "scripts/Kbuild.include", "scripts/Makefile.build"]
+    static let rest: [ByteString] = ["drivers/a.c", "drivers/b.c", "drivers/c.c", "kernel/fork.c"]
+    static let directories: [ByteString] = ["arch", "arch/x86", "drivers", "kernel", "scripts"]
+    static let fileSize = 120_000
+
+    private static func squashKernelLikeTree(_ work: Workspace) throws {
+        for directory in directories { try FS.mkdirs(work.source / directory) }
+        try FS.writeFile(work.source / "Kconfig", Array("mainmenu \"test\"\n".utf8))
+        for (number, path) in (kbuild + rest).enumerated() {
+            try FS.writeFile(work.source / path, Content.text(fileSize, seed: 900 + UInt64(number)))
+        }
+        try Ksqsh.squashChecked(work.source, work.image)
+    }
+
+    private struct Tail {
+        let fragment: String
+        let end: Int
+    }
+
+    private static func tail(_ path: ByteString, in image: ByteString) throws -> Tail {
+        let fields = try Rdsquashfs.stat(image, path)
+        let offset = try #require(fields["Fragment offset"].flatMap { Int($0) }, "\(path): \(fields)")
+        let size = try #require(fields["File size"].flatMap { Int($0) }, "\(path): \(fields)")
+        return Tail(fragment: fields["Fragment index"] ?? "?", end: offset + size)
+    }
+
+    @Test("kbuild tails share fragment blocks of at most 256 KiB; other tails fill the usual 1 MiB blocks")
+    func smallFragmentBlocks() throws {
+        let work = try Workspace("placement-fragments")
+        defer { work.remove() }
+        try Self.squashKernelLikeTree(work)
+        let small = try Self.kbuild.map { try Self.tail($0, in: work.image) }
+        let large = try Self.rest.map { try Self.tail($0, in: work.image) }
+        for (path, tail) in zip(Self.kbuild, small) {
+            #expect(tail.end <= 256 * 1024, "\(path) ends at byte \(tail.end) of fragment \(tail.fragment)")
+        }
+        #expect(Set(small.map(\.fragment)).count == 2, "480 KB of kbuild tails need two small blocks: \(small)")
+        #expect(Set(large.map(\.fragment)).count == 1, "the other 480 KB share one block: \(large)")
+        #expect(Set(small.map(\.fragment)).isDisjoint(with: large.map(\.fragment)))
+        expectSuccess(try Ksqsh.verify(work.image, against: work.source))
+    }
+
+    @Test("inodes are numbered in data order, build files first, then the directories, the root last")
+    func inodeOrder() throws {
+        let work = try Workspace("placement-inodes")
+        defer { work.remove() }
+        try Self.squashKernelLikeTree(work)
+        func number(_ path: ByteString) throws -> Int {
+            let fields = try Rdsquashfs.stat(work.image, path)
+            return try #require(fields["Inode number"].flatMap { Int($0) }, "\(path): \(fields)")
+        }
+        let kbuild = try Self.kbuild.map(number)
+        let rest = try Self.rest.map(number)
+        let directories = try Self.directories.map(number)
+        let entries = 1 + Self.directories.count + 1 + Self.kbuild.count + Self.rest.count
+        #expect(kbuild.max()! < rest.min()!, "kbuild \(kbuild) before the rest \(rest)")
+        #expect(try number("Kconfig") < rest.min()!)
+        #expect(rest.max()! < directories.min()!, "files \(rest) before directories \(directories)")
+        #expect(try number("/") == entries, "the root is the last of \(entries) inodes")
+    }
+}
