@@ -119,14 +119,33 @@ extension DataLayoutTests {
     }
 }
 
+extension DataLayoutTests {
+    @Test("a file's reference lines are the #include and source lines, and rank files as the whole texts do")
+    func referenceLines() {
+        let text = "/* #include <not/a/comment> */\n#include <linux/a.h>\n#  include \"b.h\"\nint x;\n"
+            + "config X\n\thelp\n\t  source code of \"init/Kconfig\" is not a directive\n\tsource \"drivers/Kconfig\"\norsource \"K2\"\n"
+        #expect(String(decoding: KernelReadOrder.referenceLines(in: Array(text.utf8)), as: UTF8.self)
+            == "#include <linux/a.h>\n#  include \"b.h\"\n\tsource \"drivers/Kconfig\"\norsource \"K2\"\n")
+
+        let tree = MiniTree([
+            ("Kconfig", "# top\nsource \"init/Kconfig\"\nmenu \"x\"\nsource \"drivers/Kconfig\"\nendmenu\n"),
+            ("arch/x86/kernel/asm-offsets.c", "/* offsets */\n#include <linux/z.h>\nint main(void) { return 0; }\n"),
+            ("drivers/Kconfig", ""), ("include/linux/a.h", ""), ("include/linux/z.h", "#include <linux/a.h>\nstruct z;\n"),
+            ("init/Kconfig", "config INIT\n"),
+        ])
+        #expect(tree.storageOrder() == tree.storageOrder(referenceLinesOnly: true))
+        #expect(tree.storageOrder().firstIndex(of: "include/linux/z.h")! < tree.storageOrder().firstIndex(of: "include/linux/a.h")!)
+    }
+}
+
 /// Paths and contents in tree order, as `DataLayout` hands them to `KernelReadOrder`.
 private struct MiniTree {
     let files: [(path: String, text: String)]
 
     init(_ files: [(String, String)]) { self.files = files.map { (path: $0.0, text: $0.1) } }
 
-    func storageOrder() -> [String] {
-        plan().order.map { files[$0].path }
+    func storageOrder(referenceLinesOnly: Bool = false) -> [String] {
+        plan(referenceLinesOnly: referenceLinesOnly).order.map { files[$0].path }
     }
 
     /// In tree order.
@@ -134,8 +153,11 @@ private struct MiniTree {
         plan().smallFragments.sorted().map { files[$0].path }
     }
 
-    private func plan() -> KernelReadOrder.Plan {
+    private func plan(referenceLinesOnly: Bool = false) -> KernelReadOrder.Plan {
         let files = files
-        return KernelReadOrder.plan(paths: files.map { Array($0.path.utf8) }) { Array(files[$0].text.utf8) }
+        return KernelReadOrder.plan(paths: files.map { Array($0.path.utf8) }) { index in
+            let text = Array(files[index].text.utf8)
+            return referenceLinesOnly ? KernelReadOrder.referenceLines(in: text) : text
+        }
     }
 }

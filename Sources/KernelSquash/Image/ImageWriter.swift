@@ -41,23 +41,23 @@ final class ImageWriter {
         var placement = (options.layout ?? DataLayout.automatic(for: tree)).placement(tree)
         if let sortFile = options.sortFile { placement.order = sortFile.apply(to: placement.order) }
         try data.writeData(of: placement, from: tree)
-        try image.finish(root: tree.root, data: data, dataOrder: placement.order, newestMtime: tree.newestMtime)
+        try image.finish(root: tree.root, data: data, inodeOrder: placement.order, newestMtime: tree.newestMtime)
         return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
     }
 
     /// Writes the tables for the tree below `root`, whose file data `data`
-    /// has written in `dataOrder` (with `layouts` keyed by the nodes of that
-    /// tree), and the final super block. The image time is --time, else
+    /// has written (with `layouts` keyed by the nodes of that tree), the
+    /// files' inodes in `inodeOrder`, and the final super block. The image time is --time, else
     /// SOURCE_DATE_EPOCH, else the newest mtime, so the same input always
     /// gives the same bytes.
     func finish(
-        root: TreeNode, data: DataWriter, layouts: [ObjectIdentifier: FileLayout]? = nil, dataOrder: [TreeNode], newestMtime: UInt32
+        root: TreeNode, data: DataWriter, layouts: [ObjectIdentifier: FileLayout]? = nil, inodeOrder: [TreeNode], newestMtime: UInt32
     ) throws {
         superBlock.modification_time = options.modificationTime ?? SquashOptions.sourceDateEpoch ?? newestMtime
         let ids = try IdTable()
         let tables = try MetadataTables(file: file, compressor: compressor, ids: ids, layouts: layouts ?? data.layouts, keepOwner: options.keepOwner)
         superBlock.inode_table_start = file.size
-        superBlock.root_inode_ref = try tables.writeInodes(of: root, dataOrder: dataOrder)
+        superBlock.root_inode_ref = try tables.writeInodes(of: root, fileOrder: inodeOrder)
         superBlock.directory_table_start = file.size
         try tables.writeDirectoryTable()
         try data.fragmentTable.write(to: file, super: &superBlock, compressor: compressor)

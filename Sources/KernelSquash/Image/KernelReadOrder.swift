@@ -137,6 +137,19 @@ public enum KernelReadOrder {
         return Plan(order: order, smallFragments: Set(small))
     }
 
+    /// The lines of `text` that name other files (`#include`, Kconfig
+    /// `source`): all `plan` reads of a file, since both parsers look at
+    /// one line at a time. A tarball keeps only these while it streams by;
+    /// the unpacked tree is reduced the same way, so both rank alike.
+    public static func referenceLines(in text: [UInt8]) -> [UInt8] {
+        var kept: [UInt8] = []
+        for line in text.split(separator: UInt8(ascii: "\n")) where Include.parse(line) != nil || KconfigSource.parse(line) != nil {
+            kept += line
+            kept.append(UInt8(ascii: "\n"))
+        }
+        return kept
+    }
+
     /// Small fragment blocks by path alone (a tarball's files stream by
     /// before any `#include` can be followed): the kbuild group and
     /// `isLeadingArchTool`.
@@ -174,7 +187,7 @@ extension KernelReadOrder {
             guard file.size <= ReferenceGraph.largestParsed, let reader = try? SourceFileReader(file, in: tree) else { return nil }
             var bytes = [UInt8](repeating: 0, count: Int(file.size))
             guard (try? bytes.withUnsafeMutableBytes({ try reader.read(into: $0, at: 0) })) != nil else { return nil }
-            return bytes
+            return referenceLines(in: bytes)
         }
         return DataPlacement(
             order: plan.order.map { files[$0] },

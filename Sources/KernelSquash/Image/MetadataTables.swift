@@ -4,11 +4,11 @@ import CSquashFS
 /// Writes the inode table and the directory table once all data is in place.
 ///
 /// The inode table starts with every inode that is not a directory, in the
-/// order the data was laid out (for kernel trees: the order a build reads
-/// files), and ends with the directories in post-order (children before
-/// their parent, the root last), each written right after its listing, so
-/// every listing can name the references of inodes already written.
-/// Inodes are numbered in the order they are written.
+/// order of their data (for kernel trees: by when a build reads them; a
+/// tarball ranks its files once all have streamed by), and ends with the directories in post-order (children
+/// before their parent, the root last), each written right after its
+/// listing, so every listing can name the references of inodes already
+/// written. Inodes are numbered in the order they are written.
 ///
 /// Why not one directory after the other: a cold `make defconfig` looks up
 /// the Kconfig in each of a thousand directories, and the kernel keeps only
@@ -38,12 +38,11 @@ final class MetadataTables {
     }
 
     /// Writes every inode and listing; returns the root inode's reference.
-    /// `dataOrder` is the order the files' data was written in; entries
-    /// not in it follow in tree order. The inode table goes to the file
-    /// now, the directory table (kept in memory meanwhile) when
-    /// `writeDirectoryTable` is called.
-    func writeInodes(of root: TreeNode, dataOrder: [TreeNode]) throws -> UInt64 {
-        let files = Self.nonDirectories(of: root, dataOrder: dataOrder)
+    /// Files come in `fileOrder`; entries not in it follow in tree order.
+    /// The inode table goes to the file now, the directory table (kept in
+    /// memory meanwhile) when `writeDirectoryTable` is called.
+    func writeInodes(of root: TreeNode, fileOrder: [TreeNode]) throws -> UInt64 {
+        let files = Self.nonDirectories(of: root, ranked: fileOrder)
         var directoriesInPostOrder: [TreeNode] = []
         Self.collectDirectories(root, into: &directoriesInPostOrder)
         for node in files + directoriesInPostOrder {
@@ -70,15 +69,15 @@ final class MetadataTables {
     }
 
     /// Every node below `root` that owns an inode and is not a directory
-    /// (hard-link leaders only), ranked by `dataOrder`, the rest in tree order.
-    private static func nonDirectories(of root: TreeNode, dataOrder: [TreeNode]) -> [TreeNode] {
+    /// (hard-link leaders only), in the order of `ranked`, the rest in tree order.
+    private static func nonDirectories(of root: TreeNode, ranked: [TreeNode]) -> [TreeNode] {
         var rank: [ObjectIdentifier: Int] = [:]
-        for (position, node) in dataOrder.enumerated() { rank[ObjectIdentifier(node)] = position }
+        for (position, node) in ranked.enumerated() { rank[ObjectIdentifier(node)] = position }
         var nodes: [TreeNode] = []
         root.forEachInPreorder { node in
             if node.kind != .directory && node.hardLinkLeader == nil { nodes.append(node) }
         }
-        let unranked = dataOrder.count
+        let unranked = ranked.count
         return nodes.enumerated()
             .sorted { (rank[ObjectIdentifier($0.element)] ?? unranked, $0.offset) < (rank[ObjectIdentifier($1.element)] ?? unranked, $1.offset) }
             .map(\.element)

@@ -153,13 +153,15 @@ struct KconfigSource: Equatable {
     let relative: Bool
 
     static func all(in text: [UInt8]) -> [KconfigSource] {
-        text.split(separator: UInt8(ascii: "\n")).compactMap { line in
-            var words = DirectiveLine(line)
-            guard let keyword = words.word(), ["source", "osource", "rsource", "orsource"].contains(keyword),
-                  words.skipBlanks(), let path = words.quoted(opening: UInt8(ascii: "\""), closing: UInt8(ascii: "\""))
-            else { return nil }
-            return KconfigSource(path: path, relative: keyword.hasPrefix("r") || keyword.hasPrefix("or"))
-        }
+        text.split(separator: UInt8(ascii: "\n")).compactMap(parse)
+    }
+
+    static func parse(_ line: ArraySlice<UInt8>) -> KconfigSource? {
+        var words = DirectiveLine(line)
+        guard let keyword = words.word(), ["source", "osource", "rsource", "orsource"].contains(keyword),
+              words.skipBlanks(), let path = words.quoted(opening: UInt8(ascii: "\""), closing: UInt8(ascii: "\""))
+        else { return nil }
+        return KconfigSource(path: path, relative: keyword.hasPrefix("r") || keyword.hasPrefix("or"))
     }
 }
 
@@ -170,18 +172,20 @@ struct Include: Equatable {
     let quoted: Bool
 
     static func all(in text: [UInt8]) -> [Include] {
-        text.split(separator: UInt8(ascii: "\n")).compactMap { line in
-            var words = DirectiveLine(line)
-            guard words.consume(UInt8(ascii: "#")), words.word() == "include" else { return nil }
-            _ = words.skipBlanks()
-            if let name = words.quoted(opening: UInt8(ascii: "<"), closing: UInt8(ascii: ">")) {
-                return Include(name: name, quoted: false)
-            }
-            if let name = words.quoted(opening: UInt8(ascii: "\""), closing: UInt8(ascii: "\"")) {
-                return Include(name: name, quoted: true)
-            }
-            return nil
+        text.split(separator: UInt8(ascii: "\n")).compactMap(parse)
+    }
+
+    static func parse(_ line: ArraySlice<UInt8>) -> Include? {
+        var words = DirectiveLine(line)
+        guard words.consume(UInt8(ascii: "#")), words.word() == "include" else { return nil }
+        _ = words.skipBlanks()
+        if let name = words.quoted(opening: UInt8(ascii: "<"), closing: UInt8(ascii: ">")) {
+            return Include(name: name, quoted: false)
         }
+        if let name = words.quoted(opening: UInt8(ascii: "\""), closing: UInt8(ascii: "\"")) {
+            return Include(name: name, quoted: true)
+        }
+        return nil
     }
 }
 

@@ -50,16 +50,23 @@ extension Squash {
         var contentNodes: [TreeNode]
     }
 
-    /// The files below `root` by the lane their data went to, in tree
-    /// order within one (which is the archive's order for kernel tarballs).
-    private static func dataOrder(of root: TreeNode, layout: DataLayout) -> [TreeNode] {
+    /// The files below `root` in the order their inodes go: for the kernel
+    /// layout, the order `ksqsh squash` of the unpacked tree stores them in
+    /// (`KernelReadOrder.plan` on the same reference lines, kept as the files
+    /// streamed by and keyed by their content nodes), so both images list
+    /// alike; else tree order.
+    private static func inodeOrder(of tree: StreamedTree, layout: DataLayout, referenceLines: [ObjectIdentifier: [UInt8]]) -> [TreeNode] {
         var files: [TreeNode] = []
-        root.forEachInPreorder { node in
+        tree.root.forEachInPreorder { node in
             if node.kind == .regular && node.hardLinkLeader == nil { files.append(node) }
         }
         guard layout == .kernel else { return files }
-        let groups = files.map { KernelReadOrder.group(of: $0.relativePath).rawValue }
-        return files.indices.sorted { (groups[$0], $0) < (groups[$1], $1) }.map { files[$0] }
+        var lines: [ObjectIdentifier: [UInt8]] = [:]
+        for (content, node) in tree.nodeForContent {
+            if let kept = referenceLines[content] { lines[ObjectIdentifier(node)] = kept }
+        }
+        return KernelReadOrder.plan(paths: files.map(\.relativePath)) { lines[ObjectIdentifier(files[$0])] }
+            .order.map { files[$0] }
     }
 
     private func write(from reader: TarReader, to file: SquashFSFile, tarballBytes: UInt64) throws -> Written {
@@ -77,6 +84,8 @@ extension Squash {
         defer { progress?.finish() }
 
         var consumed: UInt64 = 0
+        // Each file's #include and source lines, for the inode order (~20 MB for a kernel).
+        var referenceLines: [ObjectIdentifier: [UInt8]] = [:]
         do {
             while let entry = try reader.next() {
                 if let (node, layoutPath) = try index.add(entry) {
@@ -89,7 +98,12 @@ extension Squash {
                             fragmentBytes = KernelReadOrder.smallFragmentBytes
                         }
                     }
-                    try data.store(node, lane: lane, fragmentBytes: fragmentBytes) { TarEntryContent(node, reader: reader) }
+                    let keep = layout == .kernel && node.size <= ReferenceGraph.largestParsed
+                    let content = TarEntryContent(node, reader: reader, keepingBytes: keep)
+                    try data.store(node, lane: lane, fragmentBytes: fragmentBytes) { content }
+                    if let bytes = content.kept, bytes.count == node.size {
+                        referenceLines[ObjectIdentifier(node)] = KernelReadOrder.referenceLines(in: bytes)
+                    }
                 }
                 progress?.advance(files: 1, bytes: reader.fileBytesRead - consumed)
                 consumed = reader.fileBytesRead
@@ -98,7 +112,7 @@ extension Squash {
             let (tree, layouts) = try index.buildTree(layouts: data.layouts)
             try image.finish(
                 root: tree.root, data: data, layouts: layouts,
-                dataOrder: Self.dataOrder(of: tree.root, layout: layout), newestMtime: tree.newestMtime)
+                inodeOrder: Self.inodeOrder(of: tree, layout: layout, referenceLines: referenceLines), newestMtime: tree.newestMtime)
             let summary = ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
             return Written(summary: summary, tree: tree, contentNodes: index.contentNodes)
         } catch let invalid as TarHeader.Invalid {

@@ -4,10 +4,13 @@ final class TarEntryContent: FileContent {
     let node: TreeNode
     private let reader: TarReader
     private var position: UInt64 = 0
+    /// A copy of every byte read, when asked for (the stream is read once).
+    private(set) var kept: [UInt8]?
 
-    init(_ node: TreeNode, reader: TarReader) {
+    init(_ node: TreeNode, reader: TarReader, keepingBytes: Bool = false) {
         self.node = node
         self.reader = reader
+        kept = keepingBytes ? [] : nil
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
@@ -16,6 +19,7 @@ final class TarEntryContent: FileContent {
         }
         try reader.readContent(into: buffer)
         position += UInt64(buffer.count)
+        kept?.append(contentsOf: buffer)
     }
 
     /// A tarball has no holes ksqsh can see (sparse entries are refused):
