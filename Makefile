@@ -120,7 +120,7 @@ test:
 	if [ "$$status" -ne 0 ]; then
 		echo
 		echo "make test: failed (exit $$status); the failures again:"
-		grep -E '^✘|^ *↳|error:' "$$log" | grep -v -E '^↳ (Testing Library Version|Target Platform)' | head -n 80 || true
+		grep -E '^✘|^ *↳|error:' "$$log" | grep -v -E '^↳ (Testing Library Version|Target Platform|///)' | head -n 80 || true
 	fi
 	exit "$$status"
 

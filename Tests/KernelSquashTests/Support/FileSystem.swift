@@ -192,8 +192,18 @@ enum FS {
 struct TemporaryDirectory: Sendable {
     let path: ByteString
 
+    /// Where every test's scratch directory is made: TMPDIR, else /tmp.
+    static var base: String { ProcessEnvironment.value("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp" }
+
+    /// Whether `path` is in some test's scratch directory (this one's or a
+    /// suite's running alongside: suites run in parallel).
+    static func isScratch(_ path: ByteString) -> Bool {
+        let prefix = ByteString(base) / "ksqsh-"
+        return path.bytes.starts(with: prefix.bytes)
+    }
+
     init(_ label: String = "test") throws {
-        let base = ProcessEnvironment.value("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let base = Self.base
         var template = Array("\(base)/ksqsh-\(label).XXXXXX".utf8).map { CChar(bitPattern: $0) } + [0]
         guard mkdtemp(&template) != nil else { throw TestSetupError.syscall("mkdtemp", ByteString(base)) }
         path = ByteString(template.dropLast().map { UInt8(bitPattern: $0) })
