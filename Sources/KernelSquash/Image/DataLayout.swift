@@ -19,10 +19,7 @@ public enum DataLayout: String, CaseIterable, Sendable {
     /// Regular files in storage order (hard links once), and which of them
     /// get small fragment blocks.
     func placement(_ tree: SourceTree) -> DataPlacement {
-        var files: [TreeNode] = []
-        tree.root.forEachInPreorder { node in
-            if node.kind == .regular && node.hardLinkLeader == nil { files.append(node) }
-        }
+        let files = tree.root.regularFilesOwningData
         guard self == .kernel else { return DataPlacement(order: files) }
         return KernelReadOrder.placement(files, in: tree)
     }

@@ -23,10 +23,8 @@ final class DataWriter {
     private(set) var layouts: [ObjectIdentifier: FileLayout] = [:]
     /// Files that own data blocks, by their number in the data order.
     private var order: [TreeNode] = []
-    /// The open fragment block of each lane.
-    private var openFragments: [BlockBuffer?]
-    /// How full each lane's open fragment block may get.
-    private var openCapacities: [Int]
+    /// The open fragment block of each lane, and how full it may get.
+    private var openFragments: [(block: BlockBuffer, capacity: Int)?]
     private var tails: [TailKey: StoredTail] = [:]
     /// A tail is read here first, so a duplicate never touches the fragment block.
     private let tailScratch: UnsafeMutableRawBufferPointer
@@ -46,7 +44,6 @@ final class DataWriter {
         fragments = try FragmentTable()
         self.progress = progress
         openFragments = Array(repeating: nil, count: max(lanes, 1))
-        openCapacities = Array(repeating: options.blockSize, count: max(lanes, 1))
         tailScratch = .allocate(byteCount: options.blockSize, alignment: 64)
         compareScratch = .allocate(byteCount: options.blockSize, alignment: 64)
         // Each open fragment block holds a buffer of the pool while it fills.
@@ -144,14 +141,13 @@ final class DataWriter {
             return (earlier.fragment, earlier.offset)
         }
 
-        if let open = openFragments[lane], open.count + size > capacity || openCapacities[lane] != capacity {
+        if let open = openFragments[lane], open.block.count + size > capacity || open.capacity != capacity {
             submitFragment(ofLane: lane)
         }
         if openFragments[lane] == nil {
-            openFragments[lane] = try pipeline.acquire(for: .fragment(index: try fragments.appendPlaceholder()))
-            openCapacities[lane] = capacity
+            openFragments[lane] = (try pipeline.acquire(for: .fragment(index: try fragments.appendPlaceholder())), capacity)
         }
-        let block = openFragments[lane]!
+        let block = openFragments[lane]!.block
         UnsafeMutableRawBufferPointer(rebasing: block.input[block.count..<block.count + size]).copyMemory(from: UnsafeRawBufferPointer(tail))
         let stored = StoredTail(fragment: block.fragmentIndex, offset: UInt32(block.count), source: content.node)
         tails[key] = stored
@@ -160,7 +156,7 @@ final class DataWriter {
     }
 
     private func submitFragment(ofLane lane: Int) {
-        guard let block = openFragments[lane] else { return }
+        guard let block = openFragments[lane]?.block else { return }
         recall.fragmentSubmitted(block, index: block.fragmentIndex)
         pipeline.submit(block)
         openFragments[lane] = nil
@@ -169,7 +165,7 @@ final class DataWriter {
     /// Confirms a hash match byte for byte: against an open fragment block
     /// if the earlier tail is still in one, else through the recall.
     private func isStored(_ tail: UnsafeRawBufferPointer, at earlier: StoredTail) -> Bool {
-        if let block = openFragments.lazy.compactMap({ $0 }).first(where: { $0.fragmentIndex == earlier.fragment }) {
+        if let block = openFragments.lazy.compactMap({ $0?.block }).first(where: { $0.fragmentIndex == earlier.fragment }) {
             return memcmp(block.input.baseAddress! + Int(earlier.offset), tail.baseAddress!, tail.count) == 0
         }
         let again = UnsafeMutableRawBufferPointer(rebasing: compareScratch[0..<tail.count])

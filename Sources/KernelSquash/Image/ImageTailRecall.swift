@@ -1,3 +1,4 @@
+import CKsqsh
 import Glibc
 
 /// For input read only once (a tarball): an earlier tail is got back from
@@ -47,12 +48,12 @@ final class ImageTailRecall: TailRecall {
     private func readBackBlock(_ index: UInt32) -> [UInt8]? {
         if let readBack, readBack.index == index { return readBack.bytes }
         guard let (location, sizeWord) = written[index] else { return nil }
-        let stored = Int(sizeWord & 0x00FF_FFFF)
+        let stored = Int(ksqsh_block_on_disk_size(sizeWord))
         var raw = [UInt8](repeating: 0, count: stored)
         let status = raw.withUnsafeMutableBytes { file.read(at: location, into: $0) }
         guard status == 0 else { return nil }
         var bytes: [UInt8]
-        if sizeWord & (1 << 24) != 0 {
+        if ksqsh_block_is_compressed(sizeWord) == 0 {
             bytes = raw
         } else {
             bytes = [UInt8](repeating: 0, count: blockSize)

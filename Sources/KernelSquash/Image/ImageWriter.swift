@@ -47,9 +47,9 @@ final class ImageWriter {
 
     /// Writes the tables for the tree below `root`, whose file data `data`
     /// has written (with `layouts` keyed by the nodes of that tree), the
-    /// files' inodes in `inodeOrder`, and the final super block. The image time is --time, else
-    /// SOURCE_DATE_EPOCH, else the newest mtime, so the same input always
-    /// gives the same bytes.
+    /// files' inodes in `inodeOrder`, and the final super block. The image
+    /// time is --time, else SOURCE_DATE_EPOCH, else the newest mtime, so the
+    /// same input always gives the same bytes.
     func finish(
         root: TreeNode, data: DataWriter, layouts: [ObjectIdentifier: FileLayout]? = nil, inodeOrder: [TreeNode], newestMtime: UInt32
     ) throws {

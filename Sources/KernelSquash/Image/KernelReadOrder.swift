@@ -96,15 +96,11 @@ public enum KernelReadOrder {
 
     /// Storage order for `paths` (in tree order): the indices of `paths`,
     /// grouped, the configuration and preparation groups ranked by how the
-    /// build reaches them. `contents` returns the bytes of `paths[index]`,
-    /// or nil when it cannot be read (the file then references nothing).
-    public static func order(paths: [[UInt8]], contents: @escaping (Int) -> [UInt8]?) -> [Int] {
-        plan(paths: paths, contents: contents).order
-    }
-
-    /// `order`, and the files for small fragment blocks: the kbuild group,
-    /// the headers the leading arch's `includeSeeds` reach, and what
-    /// `isLeadingArchTool` names.
+    /// build reaches them. `contents` returns the bytes of `paths[index]`
+    /// (its `referenceLines` are enough), or nil when it cannot be read (the
+    /// file then references nothing). And the files for small fragment
+    /// blocks: the kbuild group, the headers the leading arch's
+    /// `includeSeeds` reach, and what `isLeadingArchTool` names.
     public static func plan(paths: [[UInt8]], contents: @escaping (Int) -> [UInt8]?) -> Plan {
         let names = paths.map { String(decoding: $0, as: UTF8.self) }
         let groups = paths.map(group(of:))

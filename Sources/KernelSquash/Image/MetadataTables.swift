@@ -5,10 +5,11 @@ import CSquashFS
 ///
 /// The inode table starts with every inode that is not a directory, in the
 /// order of their data (for kernel trees: by when a build reads them; a
-/// tarball ranks its files once all have streamed by), and ends with the directories in post-order (children
-/// before their parent, the root last), each written right after its
-/// listing, so every listing can name the references of inodes already
-/// written. Inodes are numbered in the order they are written.
+/// tarball ranks its files once all have streamed by), and ends with the
+/// directories in post-order (children before their parent, the root
+/// last), each written right after its listing, so every listing can name
+/// the references of inodes already written. Inodes are numbered in the
+/// order they are written.
 ///
 /// Why not one directory after the other: a cold `make defconfig` looks up
 /// the Kconfig in each of a thousand directories, and the kernel keeps only
@@ -77,10 +78,8 @@ final class MetadataTables {
         root.forEachInPreorder { node in
             if node.kind != .directory && node.hardLinkLeader == nil { nodes.append(node) }
         }
-        let unranked = ranked.count
-        return nodes.enumerated()
-            .sorted { (rank[ObjectIdentifier($0.element)] ?? unranked, $0.offset) < (rank[ObjectIdentifier($1.element)] ?? unranked, $1.offset) }
-            .map(\.element)
+        let keys = nodes.map { rank[ObjectIdentifier($0)] ?? ranked.count }
+        return nodes.indices.sorted { (keys[$0], $0) < (keys[$1], $1) }.map { nodes[$0] }
     }
 
     private static func collectDirectories(_ directory: TreeNode, into list: inout [TreeNode]) {

@@ -80,6 +80,16 @@ public final class TreeNode {
         return UInt16(type) | permissions
     }
 
+    /// The regular files at and below this node that own their data (hard
+    /// links once, by their first name), in tree order.
+    var regularFilesOwningData: [TreeNode] {
+        var files: [TreeNode] = []
+        forEachInPreorder { node in
+            if node.kind == .regular && node.hardLinkLeader == nil { files.append(node) }
+        }
+        return files
+    }
+
     /// Calls `body` for this node and every node below it, parents first,
     /// children in byte order.
     public func forEachInPreorder(_ body: (TreeNode) throws -> Void) rethrows {

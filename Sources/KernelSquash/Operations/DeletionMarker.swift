@@ -133,6 +133,9 @@ struct FileIdentity: Equatable, CustomStringConvertible {
 
     init(_ info: stat) { self.init(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) }
 
+    /// The scanned entry `node` was made from.
+    init(of node: TreeNode) { self.init(device: node.identity.device, inode: node.identity.inode) }
+
     init?(text: Substring) {
         let parts = text.split(separator: ":")
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return nil }

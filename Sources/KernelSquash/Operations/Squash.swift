@@ -63,7 +63,7 @@ public struct Squash {
         // the last entry is gone, a rerun must find it.
         let identity = try FileIdentity(of: output.descriptor, path: image)
         let marker = DeletionMarker(
-            sourceIdentity: FileIdentity(device: tree.root.identity.device, inode: tree.root.identity.inode),
+            sourceIdentity: FileIdentity(of: tree.root),
             imageIdentity: identity, imageBytes: summary.imageBytes, keepOwner: options.keepOwner, source: source.string)
         try marker.write(beside: image)
         do {
@@ -96,7 +96,7 @@ public struct Squash {
             return nil
         }
         let tree = try SourceTree(scanning: source)
-        guard FileIdentity(device: tree.root.identity.device, inode: tree.root.identity.inode) == marker.sourceIdentity else {
+        guard FileIdentity(of: tree.root) == marker.sourceIdentity else {
             throw KsqshError(
                 .imageExists, path: image,
                 "holds \(marker.source), which was being emptied when ksqsh was interrupted; finish that with 'ksqsh squash --verify --delete-source \(marker.source) \(image)'")

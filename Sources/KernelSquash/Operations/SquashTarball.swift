@@ -56,10 +56,7 @@ extension Squash {
     /// streamed by and keyed by their content nodes), so both images list
     /// alike; else tree order.
     private static func inodeOrder(of tree: StreamedTree, layout: DataLayout, referenceLines: [ObjectIdentifier: [UInt8]]) -> [TreeNode] {
-        var files: [TreeNode] = []
-        tree.root.forEachInPreorder { node in
-            if node.kind == .regular && node.hardLinkLeader == nil { files.append(node) }
-        }
+        let files = tree.root.regularFilesOwningData
         guard layout == .kernel else { return files }
         var lines: [ObjectIdentifier: [UInt8]] = [:]
         for (content, node) in tree.nodeForContent {

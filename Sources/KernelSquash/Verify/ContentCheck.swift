@@ -91,9 +91,8 @@ final class ContentCheck: @unchecked Sendable {
                     continue
                 }
                 let imageBytes = UnsafeMutableRawBufferPointer(rebasing: fromImage[0..<count])
-                let got = reader.read(file.image.inode, at: offset, into: imageBytes)
-                guard got == Int32(count) else {
-                    note(file.path, got < 0 ? "data cannot be read: \(SquashFSStatus.describe(got))" : "data ends early at byte \(offset + UInt64(max(got, 0)))")
+                if let problem = reader.readFully(file.image.inode, at: offset, into: imageBytes) {
+                    note(file.path, problem)
                     break
                 }
                 if let source {

@@ -125,7 +125,15 @@ final class DataReader {
 
     /// Reads `buffer.count` bytes of the file at `offset`; returns the count
     /// read or a negative libsquashfs error.
-    func read(_ inode: UnsafePointer<sqfs_inode_generic_t>, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int32 {
+    private func read(_ inode: UnsafePointer<sqfs_inode_generic_t>, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int32 {
         sqfs_data_reader_read(handle, inode, offset, buffer.baseAddress, UInt32(buffer.count))
+    }
+
+    /// Fills `buffer` from the file at `offset`: nil when it did, else
+    /// what went wrong, for a difference list.
+    func readFully(_ inode: UnsafePointer<sqfs_inode_generic_t>, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> String? {
+        let got = read(inode, at: offset, into: buffer)
+        if got == Int32(buffer.count) { return nil }
+        return got < 0 ? "data cannot be read: \(SquashFSStatus.describe(got))" : "data ends early at byte \(offset + UInt64(got))"
     }
 }

@@ -54,9 +54,8 @@ struct TarballContentCheck {
                 let imageBytes = UnsafeMutableRawBufferPointer(rebasing: fromImage[0..<count])
                 let archiveBytes = UnsafeMutableRawBufferPointer(rebasing: fromArchive[0..<count])
                 try reader.readContent(into: archiveBytes)
-                let got = data.read(file.image.inode, at: offset, into: imageBytes)
-                guard got == Int32(count) else {
-                    note(file.path, got < 0 ? "data cannot be read: \(SquashFSStatus.describe(got))" : "data ends early at byte \(offset + UInt64(max(got, 0)))")
+                if let problem = data.readFully(file.image.inode, at: offset, into: imageBytes) {
+                    note(file.path, problem)
                     break
                 }
                 guard memcmp(imageBytes.baseAddress!, archiveBytes.baseAddress!, count) == 0 else {
