@@ -209,6 +209,7 @@ int ksqsh_available_cpus(void)
 typedef struct {
 	sqfs_compressor_t base;
 	sqfs_compressor_t *inner;
+	int store_raw;
 } never_grow_t;
 
 static void never_grow_get_configuration(const sqfs_compressor_t *base, sqfs_compressor_config_t *cfg)
@@ -232,7 +233,11 @@ static int never_grow_read_options(sqfs_compressor_t *base, sqfs_file_t *file)
 static sqfs_s32 never_grow_do_block(sqfs_compressor_t *base, const sqfs_u8 *in, sqfs_u32 size, sqfs_u8 *out, sqfs_u32 outsize)
 {
 	never_grow_t *wrapper = (never_grow_t *)base;
-	sqfs_s32 ret = wrapper->inner->do_block(wrapper->inner, in, size, out, outsize);
+	sqfs_s32 ret;
+
+	if (wrapper->store_raw)
+		return 0;
+	ret = wrapper->inner->do_block(wrapper->inner, in, size, out, outsize);
 
 	return (ret > 0 && (sqfs_u32)ret >= size) ? 0 : ret;
 }
@@ -257,6 +262,11 @@ sqfs_compressor_t *ksqsh_compressor_never_grow(sqfs_compressor_t *inner)
 	wrapper->base.do_block = never_grow_do_block;
 	((sqfs_object_t *)wrapper)->destroy = never_grow_destroy;
 	return (sqfs_compressor_t *)wrapper;
+}
+
+void ksqsh_compressor_store_raw(sqfs_compressor_t *never_grow, int on)
+{
+	((never_grow_t *)never_grow)->store_raw = on;
 }
 
 off_t ksqsh_seek_data(int fd, off_t offset)

@@ -4,11 +4,12 @@ import Testing
 /// Where a kernel build's files go in a `--layout kernel` image.
 @Suite("Kernel data layout")
 struct DataLayoutTests {
-    @Test("first what every make run reads and the host tools of defconfig and modules_prepare",
+    @Test("first what every make run reads (the Kbuild lists of generated headers too) and the host tools of defconfig and modules_prepare",
           arguments: ["Makefile", "Kbuild", "arch/x86/Makefile", "arch/arm64/Makefile", "scripts/Makefile.build",
                       "scripts/Kbuild.include", "scripts/cc-version.sh", "scripts/kallsyms.c", "scripts/basic/fixdep.c",
                       "scripts/kconfig/conf.c", "scripts/include/list.h", "scripts/mod/modpost.c",
-                      "scripts/selinux/genheaders/genheaders.c", "scripts/kconfig/Makefile"])
+                      "scripts/selinux/genheaders/genheaders.c", "scripts/kconfig/Makefile", "scripts/dtc/Makefile",
+                      "include/uapi/asm-generic/Kbuild", "arch/x86/include/asm/Kbuild"])
     func kbuild(path: String) {
         #expect(KernelReadOrder.group(of: Array(path.utf8)) == .kbuild)
     }
@@ -22,14 +23,14 @@ struct DataLayoutTests {
 
     @Test("then the other Makefiles and the rest of scripts/",
           arguments: ["fs/ext4/Makefile", "drivers/net/Kbuild", "arch/x86/kernel/Makefile", "scripts/dtc/dtc.c",
-                      "scripts/gdb/linux/utils.py", "scripts/dtc/Makefile", "tools/testing/selftests/Makefile"])
+                      "scripts/gdb/linux/utils.py", "tools/testing/selftests/Makefile"])
     func makefiles(path: String) {
         #expect(KernelReadOrder.group(of: Array(path.utf8)) == .makefiles)
     }
 
     @Test("then what modules_prepare reads: headers, objtool and its tools headers, syscall tables, asm-offsets",
-          arguments: ["include/linux/module.h", "include/uapi/asm-generic/Kbuild", "arch/x86/include/asm/page.h",
-                      "arch/x86/include/asm/Kbuild", "arch/arm64/include/asm/page.h", "tools/objtool/check.c",
+          arguments: ["include/linux/module.h", "arch/x86/include/asm/page.h", "tools/Makefile",
+                      "arch/arm64/include/asm/page.h", "tools/objtool/check.c",
                       "tools/include/linux/list.h", "tools/build/Makefile.build", "arch/x86/tools/relocs.c",
                       "arch/x86/entry/syscalls/syscall_64.tbl", "arch/x86/entry/syscalls/Makefile",
                       "kernel/bounds.c", "kernel/time/timeconst.bc", "arch/x86/kernel/asm-offsets.c"])
@@ -44,7 +45,7 @@ struct DataLayoutTests {
         #expect(KernelReadOrder.group(of: Array(path.utf8)) == .rest)
     }
 
-    @Test("Kconfig files are stored in the order `source` lines reach them, x86 first for $(SRCARCH)")
+    @Test("Kconfig files are stored in the order `source` lines reach them for x86, then other arches' for $(SRCARCH)")
     func kconfigSourceOrder() {
         let tree = MiniTree([
             ("Kconfig", "mainmenu \"x\"\nsource \"init/Kconfig\"\nsource \"arch/$(SRCARCH)/Kconfig\"\n\tsource \"drivers/Kconfig\"\n"),
@@ -58,8 +59,8 @@ struct DataLayoutTests {
             ("init/Kconfig", ""),
         ])
         #expect(tree.storageOrder() == [
-            "Kconfig", "init/Kconfig", "arch/x86/Kconfig", "arch/x86/Kconfig.cpu", "arch/arm64/Kconfig",
-            "drivers/Kconfig", "drivers/net/Kconfig", "drivers/ata/Kconfig", "fs/Kconfig.orphan",
+            "Kconfig", "init/Kconfig", "arch/x86/Kconfig", "arch/x86/Kconfig.cpu", "drivers/Kconfig",
+            "drivers/net/Kconfig", "drivers/ata/Kconfig", "arch/arm64/Kconfig", "fs/Kconfig.orphan",
         ])
     }
 
@@ -95,6 +96,84 @@ struct DataLayoutTests {
         #expect(tree.storageOrder() == [
             "Makefile", "scripts/Makefile.build", "Kconfig", "drivers/net/Makefile", "include/linux/b.h",
             "include/linux/a.h", "Documentation/index.rst", "drivers/net/loopback.c",
+        ])
+    }
+}
+
+extension DataLayoutTests {
+    @Test("every kernel compile reads its -include headers first, then modules_prepare's objects")
+    func forcedIncludesFirst() {
+        let tree = MiniTree([
+            ("arch/x86/kernel/asm-offsets.c", "#include <linux/sched.h>\n"),
+            ("include/linux/compiler-gcc.h", ""),
+            ("include/linux/compiler-version.h", ""),
+            ("include/linux/compiler_types.h", "#include <linux/compiler-gcc.h>\n"),
+            ("include/linux/kbuild.h", ""),
+            ("include/linux/kconfig.h", "#include <generated/autoconf.h>\n"),
+            ("include/linux/mod_devicetable.h", ""),
+            ("include/linux/sched.h", ""),
+            ("kernel/bounds.c", "#include <linux/kbuild.h>\n"),
+            ("scripts/mod/devicetable-offsets.c", "#include <linux/mod_devicetable.h>\n"),
+        ])
+        let order = tree.storageOrder().filter { !$0.hasPrefix("scripts/") }
+        #expect(order == [
+            "include/linux/compiler-version.h", "include/linux/kconfig.h", "include/linux/compiler_types.h",
+            "include/linux/compiler-gcc.h", "include/linux/mod_devicetable.h", "kernel/bounds.c", "include/linux/kbuild.h",
+            "arch/x86/kernel/asm-offsets.c", "include/linux/sched.h",
+        ])
+    }
+
+    @Test("host programs and objtool reach headers through their own -I directories; what they reach elsewhere joins them")
+    func hostProgramsAndObjtool() {
+        let tree = MiniTree([
+            ("arch/x86/include/asm/insn.h", ""),
+            ("drivers/zz-unread.c", ""),
+            ("include/linux/license.h", ""),
+            ("include/uapi/linux/types.h", ""),
+            ("scripts/include/list.h", ""),
+            ("scripts/mod/modpost.c", "#include <list.h>\n#include \"../../include/linux/license.h\"\n#include <linux/types.h>\n"),
+            ("scripts/selinux/genheaders/genheaders.c", "#include \"classmap.h\"\n"),
+            ("security/selinux/hooks.c", ""),
+            ("security/selinux/include/classmap.h", ""),
+            ("tools/arch/x86/include/asm/insn.h", ""),
+            ("tools/include/linux/list.h", ""),
+            ("tools/objtool/check.c", "#include <linux/list.h>\n#include <objtool/check.h>\n#include <asm/insn.h>\n"),
+            ("tools/objtool/include/objtool/check.h", ""),
+        ])
+        let order = tree.storageOrder()
+        // modpost's headers, then genheaders', then objtool's: each after its sources' own group.
+        #expect(order.filter { !$0.hasPrefix("scripts/") } == [
+            "include/linux/license.h", "include/uapi/linux/types.h", "security/selinux/include/classmap.h",
+            "tools/objtool/check.c", "tools/include/linux/list.h", "tools/objtool/include/objtool/check.h",
+            "tools/arch/x86/include/asm/insn.h", "arch/x86/include/asm/insn.h",
+            "drivers/zz-unread.c", "security/selinux/hooks.c",
+        ])
+        let small = Set(tree.smallFragmentFiles())
+        #expect(small.isSuperset(of: ["security/selinux/include/classmap.h", "include/linux/license.h", "arch/x86/include/asm/insn.h"]))
+        #expect(!small.contains("security/selinux/hooks.c"))
+    }
+
+    @Test("the kbuild group: make's own files, then the scripts it runs, then host sources, then perl and the like")
+    func kbuildKinds() {
+        let tree = MiniTree([
+            ("Makefile", ""), ("scripts/Kbuild.include", ""), ("scripts/Makefile.build", ""), ("scripts/cc-version.sh", ""),
+            ("scripts/checkpatch.pl", ""), ("scripts/kallsyms.c", ""), ("scripts/mod/Makefile", ""),
+            ("scripts/setlocalversion", ""), ("scripts/subarch.include", ""),
+        ])
+        #expect(tree.storageOrder() == [
+            "Makefile", "scripts/Kbuild.include", "scripts/Makefile.build", "scripts/mod/Makefile", "scripts/subarch.include",
+            "scripts/cc-version.sh", "scripts/setlocalversion", "scripts/kallsyms.c", "scripts/checkpatch.pl",
+        ])
+    }
+
+    @Test("the leading arch's defconfigs come right after the Kconfig files, before other arches'")
+    func leadingDefconfigsFirst() {
+        let tree = MiniTree([
+            ("Kconfig", ""), ("arch/arm/configs/multi_v7_defconfig", ""), ("arch/x86/configs/x86_64_defconfig", ""),
+            ("init/Kconfig", ""),
+        ])
+        #expect(tree.storageOrder() == [
+            "Kconfig", "arch/x86/configs/x86_64_defconfig", "arch/arm/configs/multi_v7_defconfig", "init/Kconfig",
         ])
     }
 }

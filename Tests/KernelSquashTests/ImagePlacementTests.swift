@@ -70,4 +70,39 @@ struct ImagePlacementTests {
         #expect(rest.max()! < directories.min()!, "files \(rest) before directories \(directories)")
         #expect(try number("/") == entries, "the root is the last of \(entries) inodes")
     }
+
+    @Test("the listing of a directory with many files the build re-reads is stored uncompressed; plain order compresses it")
+    func rawListings() throws {
+        let work = try Workspace("placement-listings")
+        defer { work.remove() }
+        for directory: ByteString in ["arch/x86/kernel", "include/linux", "kernel", "scripts"] { try FS.mkdirs(work.source / directory) }
+        try FS.writeFile(work.source / "Kconfig", Array("mainmenu \"test\"\n".utf8))
+        try FS.writeFile(work.source / "Makefile", Array("all:\n".utf8))
+        // 100 headers asm-offsets.c includes, with names long enough that
+        // include/linux's listing (~13 KB) fills a whole metadata block.
+        let headers = (0..<100).map { "header-\($0)-" + String(repeating: "x", count: 100) + ".h" }
+        try FS.writeFile(work.source / "arch/x86/kernel/asm-offsets.c", Array(headers.map { "#include <linux/\($0)>\n" }.joined().utf8))
+        for (number, header) in headers.enumerated() {
+            try FS.writeFile(work.source / "include/linux" / ByteString(header), Array("/* \(number) */\n".utf8))
+        }
+
+        func rawDirectoryBlocks(layout: ByteString) throws -> Int {
+            try Ksqsh.squashChecked(work.source, work.image, ["--layout", layout, "--force"])
+            let image = try FS.readFile(work.image)
+            let superBlock = try SuperBlock(image)
+            let directoryTableEnd = Int(SuperBlock.u64(image, Int(superBlock.fragmentTableStart)))
+            var position = Int(superBlock.directoryTableStart)
+            var raw = 0
+            while position < directoryTableEnd {
+                let header = MetadataBlockHeader(image, at: position)
+                if !header.compressed { raw += 1 }
+                position += 2 + header.size
+            }
+            #expect(position == directoryTableEnd, "the directory table's blocks end where the fragment table's begin")
+            expectSuccess(try Ksqsh.verify(work.image, against: work.source))
+            return raw
+        }
+        #expect(try rawDirectoryBlocks(layout: "kernel") >= 1)
+        #expect(try rawDirectoryBlocks(layout: "plain") == 0)
+    }
 }

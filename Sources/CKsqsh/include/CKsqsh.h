@@ -60,6 +60,9 @@ int ksqsh_available_cpus(void);
    The wrapper owns `inner`. Never wrap a decompressor. */
 sqfs_compressor_t *ksqsh_compressor_never_grow(sqfs_compressor_t *inner);
 
+/* While `on`, the never_grow wrapper stores every block uncompressed. */
+void ksqsh_compressor_store_raw(sqfs_compressor_t *never_grow, int on);
+
 /* lseek(fd, offset, SEEK_DATA): the next offset holding data, or -1 with
    errno ENXIO when only a hole follows (SEEK_DATA needs _GNU_SOURCE). */
 off_t ksqsh_seek_data(int fd, off_t offset);

@@ -32,4 +32,7 @@ struct DataPlacement {
     /// Files whose tails share fragment blocks of at most
     /// `KernelReadOrder.smallFragmentBytes` (see there).
     var smallFragments: Set<ObjectIdentifier> = []
+    /// Directories whose listings are stored uncompressed (see
+    /// `KernelReadOrder.rawListingFiles`).
+    var rawListings: Set<ObjectIdentifier> = []
 }

@@ -41,29 +41,39 @@ final class ImageWriter {
         var placement = (options.layout ?? DataLayout.automatic(for: tree)).placement(tree)
         if let sortFile = options.sortFile { placement.order = sortFile.apply(to: placement.order) }
         try data.writeData(of: placement, from: tree)
-        try image.finish(root: tree.root, data: data, inodeOrder: placement.order, newestMtime: tree.newestMtime)
+        try image.finish(root: tree.root, data: data, placement: placement, newestMtime: tree.newestMtime)
         return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
     }
 
     /// Writes the tables for the tree below `root`, whose file data `data`
     /// has written (with `layouts` keyed by the nodes of that tree), the
-    /// files' inodes in `inodeOrder`, and the final super block. The image
+    /// files' inodes in the order of `placement`, the listings it names
+    /// uncompressed, and the final super block. The image
     /// time is --time, else SOURCE_DATE_EPOCH, else the newest mtime, so the
     /// same input always gives the same bytes.
     func finish(
-        root: TreeNode, data: DataWriter, layouts: [ObjectIdentifier: FileLayout]? = nil, inodeOrder: [TreeNode], newestMtime: UInt32
+        root: TreeNode, data: DataWriter, layouts: [ObjectIdentifier: FileLayout]? = nil, placement: DataPlacement, newestMtime: UInt32
     ) throws {
         superBlock.modification_time = options.modificationTime ?? SquashOptions.sourceDateEpoch ?? newestMtime
         let ids = try IdTable()
-        let tables = try MetadataTables(file: file, compressor: compressor, ids: ids, layouts: layouts ?? data.layouts, keepOwner: options.keepOwner)
+        let tables = try MetadataTables(
+            file: file, compressor: compressor, ids: ids, layouts: layouts ?? data.layouts, keepOwner: options.keepOwner,
+            rawListings: placement.rawListings)
         superBlock.inode_table_start = file.size
-        superBlock.root_inode_ref = try tables.writeInodes(of: root, fileOrder: inodeOrder)
+        superBlock.root_inode_ref = try tables.writeInodes(of: root, fileOrder: placement.order)
         superBlock.directory_table_start = file.size
         try tables.writeDirectoryTable()
-        try data.fragmentTable.write(to: file, super: &superBlock, compressor: compressor)
+        // Every inode the kernel reads also reads its fragment's entry and
+        // its owner's id, through a cache of eight metadata blocks that
+        // evicts in turn: a cold modules_prepare fetched the first
+        // fragment-table block 350 times. Stored raw, a fetch is a copy, not
+        // an 8 KiB xz decompression; the kernel tree's image grows by 8 KB.
+        try compressor.storingRaw {
+            try data.fragmentTable.write(to: file, super: &superBlock, compressor: compressor)
+            try ids.write(to: file, super: &superBlock, compressor: compressor)
+        }
         // Only files smaller than a block use fragments (libsquashfs assumes all do).
         superBlock.flags &= ~UInt16(SQFS_FLAG_ALWAYS_FRAGMENTS.rawValue)
-        try ids.write(to: file, super: &superBlock, compressor: compressor)
 
         superBlock.inode_count = tables.inodeCount
         superBlock.bytes_used = file.size

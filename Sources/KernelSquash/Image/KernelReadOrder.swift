@@ -3,28 +3,33 @@
 /// A cold read from a mounted image costs one whole fragment block (up to
 /// 1 MiB of xz) per small file whose block is not among the three the kernel
 /// caches. Traced on linux-source-6.12, `make defconfig` opens ~1,650 files
-/// (6 MB, nearly all Kconfig) and `make modules_prepare` ~780 (5 MB, mostly
-/// headers). Stored in tree order those reads hop between blocks and
-/// decompress ~740 and ~480 of them; stored in the order the build reaches
-/// them, each block is decompressed about once. So files go in groups by
-/// build step, and within the two big groups in the order the build follows
-/// references: Kconfig `source` lines and C `#include` lines.
+/// (6 MB, nearly all Kconfig) and `make modules_prepare` ~840 (6 MB: headers,
+/// host programs, objtool). Stored in tree order those reads hop between
+/// blocks and decompress ~740 and ~480 of them. So files go in groups by
+/// build step, and within the big groups in the order the build follows
+/// references: Kconfig `source` lines and C `#include` lines. Then
+/// defconfig decompresses 12 blocks (8 MB); modules_prepare, whose make
+/// jobs and compilers read side by side, ~130 small ones (30 MB).
 public enum KernelReadOrder {
     public enum Group: Int, CaseIterable, Sendable {
         /// What every make run reads before anything else, and the host
         /// tools defconfig and modules_prepare compile: the top Makefile and
-        /// Kbuild, arch/*/Makefile, the files directly in scripts/ and those
-        /// in `kbuildScripts`.
+        /// Kbuild, arch/*/Makefile, every Makefile and Kbuild of scripts/,
+        /// the Kbuild lists of generated headers in include directories, the
+        /// files directly in scripts/ and those in `kbuildScripts`; by
+        /// `KbuildKind`.
         case kbuild
         /// What `make defconfig` parses: every Kconfig* in the order `source`
-        /// lines reach them from the top Kconfig, then the arch defconfigs.
+        /// lines reach them from the top Kconfig for the leading arch, its
+        /// defconfigs, the other arches' Kconfig files, then their defconfigs.
         case configuration
         /// The other Makefile* and Kbuild* and the rest of scripts/: read by
         /// modules_prepare in part and by every later build step.
         case makefiles
-        /// What `make modules_prepare` reads: headers in the order `#include`
-        /// lines reach them from `includeSeeds`, the syscall tables, objtool's
-        /// sources and the tools headers it includes.
+        /// What `make modules_prepare` reads: include/, arch/*/include,
+        /// objtool's part of tools/, the syscall tables, asm-offsets; ranked
+        /// as `ModulesPrepareReads` reaches them, which also moves here the
+        /// files it reaches elsewhere (modpost's and genheaders' headers).
         case preparation
         /// Everything else, in tree order.
         case rest
@@ -36,10 +41,6 @@ public enum KernelReadOrder {
     /// another arch's build still finds its own files in reading order, just
     /// after x86's.
     static let leadingArch = "x86"
-
-    /// The files modules_prepare compiles whose includes decide which headers
-    /// it reads. `ARCH` stands for each architecture in turn.
-    static let includeSeeds = ["kernel/bounds.c", "arch/ARCH/kernel/asm-offsets.c", "scripts/mod/devicetable-offsets.c"]
 
     /// The parts of tools/ that modules_prepare builds objtool from; the rest
     /// (perf, selftests: ~60 MB) is never read before a full build.
@@ -58,13 +59,18 @@ public enum KernelReadOrder {
         // The top Makefile includes arch/$(SRCARCH)/Makefile for every target.
         if isMakefile && (components.count == 1 || (top == "arch" && components.count == 3)) { return .kbuild }
         if top == "scripts" {
-            return components.count == 2 || kbuildScripts.contains(components[1]) ? .kbuild : .makefiles
+            return components.count == 2 || kbuildScripts.contains(components[1]) || isMakefile ? .kbuild : .makefiles
         }
         if top == "arch", components.count > 3, components[2] == "configs" { return .configuration }
+        // Which asm headers kbuild generates as wrappers: every make run reads these lists.
+        let inIncludeDirectory = top == "include" || (top == "arch" && components.count > 3 && components[2] == "include")
+        if name.hasPrefix("Kbuild") && inIncludeDirectory { return .kbuild }
 
         // Makefiles of these areas stay with them: modules_prepare reads both.
         if top == "include" { return .preparation }
         if top == "tools", components.count > 2, preparationTools.contains(components[1]) { return .preparation }
+        // make enters tools/ through its Makefile to build objtool.
+        if top == "tools", components.count == 2, isMakefile { return .preparation }
         if top == "arch", components.count > 3 {
             let area = components[2]
             if area == "include" || area == "tools" { return .preparation }
@@ -96,28 +102,39 @@ public enum KernelReadOrder {
 
     /// Storage order for `paths` (in tree order): the indices of `paths`,
     /// grouped, the configuration and preparation groups ranked by how the
-    /// build reaches them. `contents` returns the bytes of `paths[index]`
-    /// (its `referenceLines` are enough), or nil when it cannot be read (the
-    /// file then references nothing). And the files for small fragment
-    /// blocks: the kbuild group, the headers the leading arch's
-    /// `includeSeeds` reach, and what `isLeadingArchTool` names.
+    /// build reaches them, the kbuild group by `KbuildKind`. `contents`
+    /// returns the bytes of `paths[index]` (its `referenceLines` are
+    /// enough), or nil when it cannot be read (the file then references
+    /// nothing). And the files for small fragment blocks: the kbuild group,
+    /// what the leading arch's modules_prepare reaches, and what
+    /// `isLeadingArchTool` names.
     public static func plan(paths: [[UInt8]], contents: @escaping (Int) -> [UInt8]?) -> Plan {
         let names = paths.map { String(decoding: $0, as: UTF8.self) }
-        let groups = paths.map(group(of:))
+        var groups = paths.map(group(of:))
         let graph = ReferenceGraph(paths: names, contents: contents)
         let arches = graph.arches(leading: leadingArch)
 
-        let configuration = graph.firstReach(from: ["Kconfig"], following: .kconfigSources(arches: arches))
+        // defconfig parses one arch's Kconfig files, then reads its defconfig:
+        // those of the first arch come before any other arch's.
+        let first = Array(arches.prefix(1))
+        var configuration = graph.firstReach(from: ["Kconfig"], following: .kconfigSources(arches: first))
+        for defconfig in first.flatMap({ graph.paths(under: "arch/\($0)/configs/") }).compactMap(graph.index(of:)) {
+            if configuration[defconfig] == nil { configuration[defconfig] = configuration.count }
+        }
+        graph.extendFirstReach(&configuration, from: ["Kconfig"], following: .kconfigSources(arches: arches))
         var preparation: [Int: Int] = [:]
         var leadingReach = 0
         for arch in arches {
-            let seeds = includeSeeds.map { $0.replacingOccurrences(of: "ARCH", with: arch) }
-            graph.extendFirstReach(&preparation, from: seeds, following: .includes(arch: arch))
+            ModulesPrepareReads.extend(&preparation, for: arch, in: graph)
             if arch == leadingArch { leadingReach = preparation.count }
+        }
+        for file in preparation.keys where groups[file] == .makefiles || groups[file] == .rest {
+            groups[file] = .preparation
         }
 
         func rank(_ index: Int) -> Int {
             switch groups[index] {
+            case .kbuild: KbuildKind(name: paths[index].split(separator: UInt8(ascii: "/")).last ?? []).rawValue
             case .configuration: configuration[index] ?? Int.max
             case .preparation: preparation[index] ?? Int.max
             default: 0
@@ -131,6 +148,29 @@ public enum KernelReadOrder {
             (groups[index] == .preparation && rank(index) < leadingReach) || wantsSmallFragments(names[index], group: groups[index])
         }
         return Plan(order: order, smallFragments: Set(small))
+    }
+
+    /// The order within the kbuild group: what make itself reads, then the
+    /// scripts it runs, then the host programs' sources, then the rest —
+    /// perl and python that no build step reads (checkpatch.pl alone is
+    /// 240 KB), which would otherwise sit between the files a build does.
+    enum KbuildKind: Int {
+        case makefile, script, source, other
+
+        init(name: ArraySlice<UInt8>) {
+            let name = String(decoding: name, as: UTF8.self)
+            // The part after the last dot, "" for none (setlocalversion).
+            let suffix = name.lastIndex(of: ".").map { String(name[name.index(after: $0)...]) } ?? ""
+            if name.hasPrefix("Makefile") || name.hasPrefix("Kbuild") || ["include", "mak"].contains(suffix) {
+                self = .makefile
+            } else if ["", "sh"].contains(suffix) {
+                self = .script
+            } else if ["c", "h", "l", "y", "S"].contains(suffix) {
+                self = .source
+            } else {
+                self = .other
+            }
+        }
     }
 
     /// The lines of `text` that name other files (`#include`, Kconfig
@@ -153,19 +193,26 @@ public enum KernelReadOrder {
         group == .kbuild || (group == .preparation && isLeadingArchTool(path))
     }
 
-    /// What modules_prepare builds objtool and the syscall tables from for
-    /// the leading arch: tools/ (but other arches' parts) and the arch's
-    /// syscall tables and tools. None of it is reached by `#include` from
-    /// `includeSeeds`.
+    /// What modules_prepare builds objtool, the syscall tables and the
+    /// relocs tool from for the leading arch, by path alone (a tarball's
+    /// files stream by before any `#include` is followed): objtool's,
+    /// libsubcmd's and the build system's files under tools/, tools/ARCH,
+    /// and the arch's syscall tables and tools. The rest of tools/ (perf,
+    /// libbpf, the selftests) is never read before a full build.
     static func isLeadingArchTool(_ path: String) -> Bool {
-        let components = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard components.count > 2 else { return false }
+        let components = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard components.count > 1 else { return false }
         switch components[0] {
         case "tools":
-            return preparationTools.contains(String(components[1]))
-                && (components[1] != "arch" || components[2] == Substring(leadingArch))
+            switch components[1] {
+            case "objtool", "scripts": return true
+            case "build": return components.count == 3
+            case "lib": return components.count > 3 && components[2] == "subcmd"
+            case "arch": return components.count > 3 && components[2] == leadingArch
+            default: return components.count == 2 && components[1] == "Makefile"
+            }
         case "arch":
-            return components[1] == Substring(leadingArch) && components.count > 3
+            return components.count > 3 && components[1] == leadingArch
                 && (components[2] == "tools" || (components[2] == "entry" && components[3] == "syscalls"))
         default:
             return false
@@ -174,19 +221,40 @@ public enum KernelReadOrder {
 }
 
 extension KernelReadOrder {
+    /// Directories holding at least this many small-fragment files have
+    /// their listings stored uncompressed. A compiler looks every header
+    /// name up in them, and the kernel keeps eight metadata blocks,
+    /// evicting in turn: a cold modules_prepare fetched each block of
+    /// include/linux's listing (37 KB, five blocks) 40 to 90 times. Raw, a
+    /// fetch is a copy instead of an 8 KiB xz decompression. On
+    /// linux-source-6.12 this is include/linux, include/uapi/linux,
+    /// arch/x86/include/asm and scripts, for 30 KB more image.
+    static let rawListingFiles = 48
+
     /// `files` (in tree order) in storage order. Files are read only to
     /// follow references; one that cannot be read now references nothing
     /// here and fails later, when its data is stored, with a proper error.
     static func placement(_ files: [TreeNode], in tree: SourceTree) -> DataPlacement {
-        let plan = plan(paths: files.map(\.relativePath)) { index in
+        placement(files) { index in
             let file = files[index]
             guard file.size <= ReferenceGraph.largestParsed, let reader = try? SourceFileReader(file, in: tree) else { return nil }
             var bytes = [UInt8](repeating: 0, count: Int(file.size))
             guard (try? bytes.withUnsafeMutableBytes({ try reader.read(into: $0, at: 0) })) != nil else { return nil }
             return referenceLines(in: bytes)
         }
+    }
+
+    /// `files` (in tree order) in storage order, given the reference lines
+    /// of `files[index]` (nil: none known).
+    static func placement(_ files: [TreeNode], referenceLines: @escaping (Int) -> [UInt8]?) -> DataPlacement {
+        let plan = plan(paths: files.map(\.relativePath), contents: referenceLines)
+        var smallFilesIn: [ObjectIdentifier: Int] = [:]
+        for index in plan.smallFragments {
+            if let directory = files[index].parent { smallFilesIn[ObjectIdentifier(directory), default: 0] += 1 }
+        }
         return DataPlacement(
             order: plan.order.map { files[$0] },
-            smallFragments: Set(plan.smallFragments.map { ObjectIdentifier(files[$0]) }))
+            smallFragments: Set(plan.smallFragments.map { ObjectIdentifier(files[$0]) }),
+            rawListings: Set(smallFilesIn.filter { $0.value >= rawListingFiles }.keys))
     }
 }

@@ -25,17 +25,27 @@ final class MetadataTables {
     private let ids: IdTable
     private let layouts: [ObjectIdentifier: FileLayout]
     private let keepOwner: Bool
+    private let compressor: Compressor
+    private let rawListings: Set<ObjectIdentifier>
     private var numbers: [ObjectIdentifier: UInt32] = [:]
     private var references: [ObjectIdentifier: UInt64] = [:]
     private(set) var inodeCount: UInt32 = 0
 
-    init(file: SquashFSFile, compressor: Compressor, ids: IdTable, layouts: [ObjectIdentifier: FileLayout], keepOwner: Bool) throws {
+    /// `rawListings`: the directories whose listings are stored
+    /// uncompressed — each metadata block that fills up while one of them
+    /// is written.
+    init(
+        file: SquashFSFile, compressor: Compressor, ids: IdTable, layouts: [ObjectIdentifier: FileLayout], keepOwner: Bool,
+        rawListings: Set<ObjectIdentifier> = []
+    ) throws {
         inodes = try MetaWriter(file: file, compressor: compressor, keepInMemory: false)
         directoryTable = try MetaWriter(file: file, compressor: compressor, keepInMemory: true)
         directories = try DirectoryWriter(metaWriter: directoryTable)
         self.ids = ids
         self.layouts = layouts
         self.keepOwner = keepOwner
+        self.compressor = compressor
+        self.rawListings = rawListings
     }
 
     /// Writes every inode and listing; returns the root inode's reference.
@@ -102,7 +112,11 @@ final class MetadataTables {
                 name: child.name, inodeNumber: inodeNumber(of: child),
                 reference: references[ObjectIdentifier(child.hardLinkLeader ?? child)]!, mode: child.mode)
         }
-        try directories.end()
+        if rawListings.contains(ObjectIdentifier(directory)) {
+            try compressor.storingRaw { try directories.end() }
+        } else {
+            try directories.end()
+        }
 
         let inode = try directories.makeInode(parentInode: parentNumber)
         defer { ksqsh_free(inode) }

@@ -11,11 +11,12 @@ final class ReferenceGraph {
         /// `source`/`osource` (from the top) and `rsource`/`orsource` (from
         /// the file's directory); `$(SRCARCH)` stands for each of `arches`.
         case kconfigSources(arches: [String])
-        /// `#include <…>` and `#include "…"` resolved like the kernel's
-        /// compiler flags for `arch`: the including file's directory (quotes
-        /// only), arch/ARCH/include, include, the uapi directories, and
-        /// asm-generic for the `asm/` headers the build generates as wrappers.
-        case includes(arch: String)
+        /// `#include <…>` and `#include "…"` resolved like a compiler given
+        /// `directories` as `-I` flags: the including file's directory
+        /// first (quotes only), then each of `directories`; with
+        /// `genericAsm`, asm-generic last for the `asm/` headers the kernel
+        /// build generates as wrappers.
+        case includes(directories: [String], genericAsm: Bool)
     }
 
     /// Files larger than this are not parsed: no Kconfig file or header comes near.
@@ -32,6 +33,28 @@ final class ReferenceGraph {
         index = Dictionary(paths.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         self.contents = contents
     }
+
+    /// The index of `path`, if the tree has such a file.
+    func index(of path: String) -> Int? { index[path] }
+
+    /// The path of the file at `file`.
+    func path(of file: Int) -> String { paths[file] }
+
+    /// The paths `pattern` names, in tree order: `pattern` itself if it is a
+    /// file, or for `directory/*suffix` the files directly in `directory`
+    /// whose names end in `suffix`.
+    func paths(matching pattern: String) -> [String] {
+        guard let star = pattern.range(of: "/*") else { return index[pattern] == nil ? [] : [pattern] }
+        let directory = String(pattern[..<star.lowerBound])
+        let suffix = pattern[star.upperBound...]
+        return (filesByDirectory[directory] ?? []).map { paths[$0] }.filter { $0.hasSuffix(suffix) }
+    }
+
+    /// The paths that start with `prefix`, in tree order.
+    func paths(under prefix: String) -> [String] { paths.filter { $0.hasPrefix(prefix) } }
+
+    /// Files directly in each directory, in tree order; built on first use.
+    private lazy var filesByDirectory: [String: [Int]] = Dictionary(grouping: paths.indices) { directory(of: paths[$0]) }
 
     /// The directories under arch/, `leading` first (if present), then by name.
     func arches(leading: String) -> [String] {
@@ -71,18 +94,16 @@ final class ReferenceGraph {
                 let base = source.relative ? directory(of: paths[file]) : ""
                 return expand(source.path, arches: arches).compactMap { index[normalized(join(base, $0))] }
             }
-        case .includes(let arch):
-            return includes(of: file).compactMap { resolve($0, from: paths[file], arch: arch) }
+        case .includes(let directories, let genericAsm):
+            return includes(of: file).compactMap { resolve($0, from: paths[file], directories: directories, genericAsm: genericAsm) }
         }
     }
 
-    private func resolve(_ include: Include, from file: String, arch: String) -> Int? {
+    private func resolve(_ include: Include, from file: String, directories: [String], genericAsm: Bool) -> Int? {
         var candidates: [String] = []
         if include.quoted { candidates.append(normalized(join(directory(of: file), include.name))) }
-        for directory in ["arch/\(arch)/include", "include", "arch/\(arch)/include/uapi", "include/uapi"] {
-            candidates.append("\(directory)/\(include.name)")
-        }
-        if include.name.hasPrefix("asm/") {
+        candidates += directories.map { "\($0)/\(include.name)" }
+        if genericAsm, include.name.hasPrefix("asm/") {
             let header = include.name.dropFirst(4)
             candidates += ["include/asm-generic/\(header)", "include/uapi/asm-generic/\(header)"]
         }

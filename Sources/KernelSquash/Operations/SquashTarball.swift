@@ -50,20 +50,19 @@ extension Squash {
         var contentNodes: [TreeNode]
     }
 
-    /// The files below `root` in the order their inodes go: for the kernel
-    /// layout, the order `ksqsh squash` of the unpacked tree stores them in
-    /// (`KernelReadOrder.plan` on the same reference lines, kept as the files
-    /// streamed by and keyed by their content nodes), so both images list
-    /// alike; else tree order.
-    private static func inodeOrder(of tree: StreamedTree, layout: DataLayout, referenceLines: [ObjectIdentifier: [UInt8]]) -> [TreeNode] {
+    /// Where the tables put the files below `root`: for the kernel layout,
+    /// as `ksqsh squash` of the unpacked tree does (`KernelReadOrder` on the
+    /// same reference lines, kept as the files streamed by and keyed by
+    /// their content nodes), so both images list alike; else tree order.
+    /// Only the inode order and raw listings are used: the data is stored.
+    private static func placement(of tree: StreamedTree, layout: DataLayout, referenceLines: [ObjectIdentifier: [UInt8]]) -> DataPlacement {
         let files = tree.root.regularFilesOwningData
-        guard layout == .kernel else { return files }
+        guard layout == .kernel else { return DataPlacement(order: files) }
         var lines: [ObjectIdentifier: [UInt8]] = [:]
         for (content, node) in tree.nodeForContent {
             if let kept = referenceLines[content] { lines[ObjectIdentifier(node)] = kept }
         }
-        return KernelReadOrder.plan(paths: files.map(\.relativePath)) { lines[ObjectIdentifier(files[$0])] }
-            .order.map { files[$0] }
+        return KernelReadOrder.placement(files) { lines[ObjectIdentifier(files[$0])] }
     }
 
     private func write(from reader: TarReader, to file: SquashFSFile, tarballBytes: UInt64) throws -> Written {
@@ -109,7 +108,7 @@ extension Squash {
             let (tree, layouts) = try index.buildTree(layouts: data.layouts)
             try image.finish(
                 root: tree.root, data: data, layouts: layouts,
-                inodeOrder: Self.inodeOrder(of: tree, layout: layout, referenceLines: referenceLines), newestMtime: tree.newestMtime)
+                placement: Self.placement(of: tree, layout: layout, referenceLines: referenceLines), newestMtime: tree.newestMtime)
             let summary = ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
             return Written(summary: summary, tree: tree, contentNodes: index.contentNodes)
         } catch let invalid as TarHeader.Invalid {

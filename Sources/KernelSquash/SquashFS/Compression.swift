@@ -33,6 +33,7 @@ public enum Compression: String, CaseIterable, Sendable {
 final class Compressor {
     let handle: UnsafeMutablePointer<sqfs_compressor_t>
     let compression: Compression
+    private let decompressing: Bool
 
     convenience init(_ compression: Compression, blockSize: Int, forReading: Bool) throws {
         var config = sqfs_compressor_config_t()
@@ -55,7 +56,7 @@ final class Compressor {
             )
         }
         // A compressing block that grows must be stored as it is; decompressors are used as they are.
-        let decompressing = config.flags & UInt16(SQFS_COMP_FLAG_UNCOMPRESS.rawValue) != 0
+        decompressing = config.flags & UInt16(SQFS_COMP_FLAG_UNCOMPRESS.rawValue) != 0
         if decompressing {
             handle = created
         } else if let wrapped = ksqsh_compressor_never_grow(created) {
@@ -68,6 +69,15 @@ final class Compressor {
     }
 
     deinit { sqfs_destroy(handle) }
+
+    /// Runs `body` with every block this (compressing) compressor sees
+    /// stored uncompressed.
+    func storingRaw<Result>(_ body: () throws -> Result) rethrows -> Result {
+        precondition(!decompressing, "a decompressor has no raw mode")
+        ksqsh_compressor_store_raw(handle, 1)
+        defer { ksqsh_compressor_store_raw(handle, 0) }
+        return try body()
+    }
 
     /// Compresses or (for a reading compressor) decompresses `input` into
     /// `output`. Returns the bytes produced, 0 when compressing would not make

@@ -4,8 +4,9 @@ import SystemPackage
 
 /// Checks every inode against the super block and the layout before any
 /// data is read: inode numbers are 1…inode_count with none missing, every
-/// data block and fragment lies inside the data region, which they fill
-/// exactly, and the "stored uncompressed" flags hold.
+/// data block and fragment lies inside the data region, which they tile
+/// exactly (files with equal content may share blocks), and the "stored
+/// uncompressed" flags hold.
 ///
 /// Without it a damaged inode count, or a block list pointing into the
 /// tables, could pass: libsquashfs reads whatever bytes a position names.
@@ -20,7 +21,7 @@ struct InodeConsistency {
 
     func check(_ root: ImageNode) throws {
         var inodeNumbers: Set<UInt32> = []
-        var dataUsed = DataExtent()
+        var dataUsed = DataTiling()
         for (index, fragment) in fragments.enumerated() {
             dataUsed.add(try extent(ofStored: fragment.size, at: fragment.start_offset, "fragment block \(index)", uncompressedFlag: has(SQFS_FLAG_UNCOMPRESSED_FRAGMENTS)))
         }
@@ -40,13 +41,13 @@ struct InodeConsistency {
         guard inodeNumbers.count == superBlock.inode_count else {
             throw corrupt("super block counts \(superBlock.inode_count) inodes, the directory tree holds \(inodeNumbers.count)")
         }
-        // Writers put data blocks one after another: unused bytes in the data
-        // region mean a position or a table start is wrong.
+        // Writers put data blocks one after another: a gap or an overlap in
+        // the data region means a position, a size or a table start is
+        // wrong. (Fragment-table entries are checked only this way: the
+        // table is stored uncompressed, so no checksum guards it.)
         let region = layout.dataRegion
-        if let used = dataUsed.range, used != region {
-            throw corrupt("data blocks fill \(used.lowerBound)–\(used.upperBound), but the data region is \(region.lowerBound)–\(region.upperBound)")
-        } else if dataUsed.range == nil, !region.isEmpty {
-            throw corrupt("the data region \(region.lowerBound)–\(region.upperBound) holds no block of any file")
+        if let problem = dataUsed.problem(tiling: region) {
+            throw corrupt(problem)
         }
     }
 
@@ -100,12 +101,30 @@ struct InodeConsistency {
     }
 }
 
-/// The smallest range holding every non-empty extent added.
-private struct DataExtent {
-    private(set) var range: Range<UInt64>?
+/// The extents that blocks and fragments occupy, to check that they tile
+/// the data region.
+private struct DataTiling {
+    private var extents: Set<Range<UInt64>> = []
 
     mutating func add(_ extent: Range<UInt64>?) {
         guard let extent, !extent.isEmpty else { return }
-        range = range.map { min($0.lowerBound, extent.lowerBound)..<max($0.upperBound, extent.upperBound) } ?? extent
+        extents.insert(extent)
+    }
+
+    /// Why the extents do not cover `region` one after another, or nil if
+    /// they do. Equal extents count once: duplicate files share blocks.
+    func problem(tiling region: Range<UInt64>) -> String? {
+        var end = region.lowerBound
+        for extent in extents.sorted(by: { ($0.lowerBound, $0.upperBound) < ($1.lowerBound, $1.upperBound) }) {
+            if extent.lowerBound > end {
+                return "no block of any file holds bytes \(end)–\(extent.lowerBound) of the data region \(region.lowerBound)–\(region.upperBound)"
+            }
+            if extent.lowerBound < end {
+                return "blocks overlap at \(extent.lowerBound)–\(min(end, extent.upperBound)) of the data region"
+            }
+            end = extent.upperBound
+        }
+        return end == region.upperBound ? nil
+            : "data blocks fill \(region.lowerBound)–\(end), but the data region is \(region.lowerBound)–\(region.upperBound)"
     }
 }
