@@ -52,6 +52,35 @@ struct ImagePlacementTests {
         expectSuccess(try Ksqsh.verify(work.image, against: work.source))
     }
 
+    @Test("from a tarball too, the headers asm-offsets.c reaches get small fragment blocks, others the usual ones")
+    func tarballPlacement() throws {
+        let work = try Workspace("placement-tarball")
+        defer { work.remove() }
+        for directory: ByteString in ["arch/x86/kernel", "include/linux", "kernel", "scripts"] { try FS.mkdirs(work.source / directory) }
+        try FS.writeFile(work.source / "Kconfig", Array("mainmenu \"test\"\n".utf8))
+        try FS.writeFile(work.source / "Makefile", Array("all:\n".utf8))
+        let reached: [ByteString] = ["include/linux/a.h", "include/linux/c.h", "include/linux/e.h", "include/linux/g.h"]
+        let unreached: [ByteString] = ["include/linux/b.h", "include/linux/d.h", "include/linux/f.h", "include/linux/h.h"]
+        let includes = reached.map { "#include <\(String(decoding: $0.bytes.dropFirst("include/".count), as: UTF8.self))>\n" }
+        try FS.writeFile(work.source / "arch/x86/kernel/asm-offsets.c", Array(includes.joined().utf8))
+        for (number, path) in (reached + unreached).enumerated() {
+            try FS.writeFile(work.source / path, Content.text(Self.fileSize, seed: 950 + UInt64(number)))
+        }
+        let tarball = work["tree.tar"]
+        try Subprocess.runChecked("tar", ["-C", work.source, "-c", "-f", tarball, "."])
+        try Ksqsh.squashChecked(tarball, work.image)
+
+        // The archive interleaves them by name; only #include lines tell them apart.
+        let small = try reached.map { try Self.tail($0, in: work.image) }
+        let large = try unreached.map { try Self.tail($0, in: work.image) }
+        for (path, tail) in zip(reached, small) {
+            #expect(tail.end <= 256 * 1024, "\(path) ends at byte \(tail.end) of fragment \(tail.fragment)")
+        }
+        #expect(Set(small.map(\.fragment)).count == 2, "480 KB of reached headers need two small blocks: \(small)")
+        #expect(Set(large.map(\.fragment)).count == 1, "the other 480 KB share one block: \(large)")
+        expectSuccess(try Ksqsh.verify(work.image, against: work.source))
+    }
+
     @Test("inodes are numbered in data order, build files first, then the directories, the root last")
     func inodeOrder() throws {
         let work = try Workspace("placement-inodes")

@@ -8,9 +8,10 @@ import SystemPackage
 /// files are stored once; every candidate match is confirmed byte for byte.
 ///
 /// Tails go to the fragment block of their *lane*. A scanned tree is stored
-/// in layout order and needs one lane; a tarball arrives in archive order,
-/// so it routes each tail to its layout group's lane instead, and files read
-/// together still share fragment blocks.
+/// in layout order and needs one lane; a tarball stores the groups a build
+/// reads first only once the archive has ended, and streams the rest, so
+/// it routes each tail to its layout group's lane: files of one group still
+/// share fragment blocks.
 final class DataWriter {
     private let blockSize: Int
     private let blockWriter: BlockWriter

@@ -33,6 +33,10 @@ public enum KernelReadOrder {
         case preparation
         /// Everything else, in tree order.
         case rest
+
+        /// The groups a cold build reads from: a tarball holds their small
+        /// files until it can store them as the unpacked tree would be.
+        public var isReadFirst: Bool { self == .kbuild || self == .configuration || self == .preparation }
     }
 
     /// Architectures in the order their files are ranked: x86 first, as the
@@ -148,7 +152,8 @@ public enum KernelReadOrder {
             (groups[a].rawValue, rank(a), a) < (groups[b].rawValue, rank(b), b)
         }
         let small = paths.indices.filter { index in
-            (groups[index] == .preparation && rank(index) < leadingReach) || wantsSmallFragments(names[index], group: groups[index])
+            groups[index] == .kbuild
+                || (groups[index] == .preparation && (rank(index) < leadingReach || isLeadingArchTool(names[index])))
         }
         return Plan(order: order, smallFragments: Set(small))
     }
@@ -189,19 +194,11 @@ public enum KernelReadOrder {
         return kept
     }
 
-    /// Small fragment blocks by path alone (a tarball's files stream by
-    /// before any `#include` can be followed): the kbuild group and
-    /// `isLeadingArchTool`.
-    public static func wantsSmallFragments(_ path: String, group: Group) -> Bool {
-        group == .kbuild || (group == .preparation && isLeadingArchTool(path))
-    }
-
     /// What modules_prepare builds objtool, the syscall tables and the
-    /// relocs tool from for the leading arch, by path alone (a tarball's
-    /// files stream by before any `#include` is followed): objtool's,
-    /// libsubcmd's and the build system's files under tools/, tools/ARCH,
-    /// and the arch's syscall tables and tools. The rest of tools/ (perf,
-    /// libbpf, the selftests) is never read before a full build.
+    /// relocs tool from for the leading arch that no `#include` reaches:
+    /// objtool's, libsubcmd's and the build system's files under tools/,
+    /// tools/ARCH, and the arch's syscall tables and tools. The rest of
+    /// tools/ (perf, libbpf, the selftests) is never read before a full build.
     static func isLeadingArchTool(_ path: String) -> Bool {
         let components = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard components.count > 1 else { return false }

@@ -80,39 +80,62 @@ extension Squash {
         defer { progress?.finish() }
 
         var consumed: UInt64 = 0
-        // Each file's #include and source lines, for the inode order (~20 MB for a kernel).
+        // Each file's #include and source lines, for the layout (~20 MB for a kernel).
         var referenceLines: [ObjectIdentifier: [UInt8]] = [:]
+        // The small files of the groups a build reads first (~70 MB for a
+        // kernel), stored once the archive has ended in the order and
+        // fragment blocks the unpacked tree's layout gives them. Stored in
+        // archive order instead, a cold modules_prepare decompressed 450 MB
+        // of fragments rather than 30, and took 7.5 s rather than 4.3.
+        var held: [ObjectIdentifier: HeldContent] = [:]
         do {
             while let entry = try reader.next() {
                 if let (node, layoutPath) = try index.add(entry) {
-                    var lane = 0
-                    var fragmentBytes: Int?
-                    if layout == .kernel {
-                        let group = KernelReadOrder.group(of: layoutPath)
-                        lane = group.rawValue
-                        if KernelReadOrder.wantsSmallFragments(String(decoding: layoutPath, as: UTF8.self), group: group) {
-                            fragmentBytes = KernelReadOrder.smallFragmentBytes
+                    let group = layout == .kernel ? KernelReadOrder.group(of: layoutPath) : nil
+                    if let group, group.isReadFirst, node.size < options.blockSize {
+                        let content = try HeldContent(node, reader: reader)
+                        referenceLines[ObjectIdentifier(node)] = KernelReadOrder.referenceLines(in: content.bytes)
+                        held[ObjectIdentifier(node)] = content
+                    } else {
+                        let keep = group != nil && node.size <= ReferenceGraph.largestParsed
+                        let content = TarEntryContent(node, reader: reader, keepingBytes: keep)
+                        try data.store(node, lane: group?.rawValue ?? 0) { content }
+                        if let bytes = content.kept, bytes.count == node.size {
+                            referenceLines[ObjectIdentifier(node)] = KernelReadOrder.referenceLines(in: bytes)
                         }
-                    }
-                    let keep = layout == .kernel && node.size <= ReferenceGraph.largestParsed
-                    let content = TarEntryContent(node, reader: reader, keepingBytes: keep)
-                    try data.store(node, lane: lane, fragmentBytes: fragmentBytes) { content }
-                    if let bytes = content.kept, bytes.count == node.size {
-                        referenceLines[ObjectIdentifier(node)] = KernelReadOrder.referenceLines(in: bytes)
                     }
                 }
                 progress?.advance(files: 1, bytes: reader.fileBytesRead - consumed)
                 consumed = reader.fileBytesRead
             }
+            let tree = try index.buildTree()
+            let placement = Self.placement(of: tree, layout: layout, referenceLines: referenceLines)
+            try Self.store(held, as: placement, of: tree, into: data)
             try data.finish()
-            let (tree, layouts) = try index.buildTree(layouts: data.layouts)
             try image.finish(
-                root: tree.root, data: data, layouts: layouts,
-                placement: Self.placement(of: tree, layout: layout, referenceLines: referenceLines), newestMtime: tree.newestMtime)
+                root: tree.root, data: data, layouts: tree.layouts(data.layouts), placement: placement, newestMtime: tree.newestMtime)
             let summary = ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
             return Written(summary: summary, tree: tree, contentNodes: index.contentNodes)
         } catch let invalid as TarHeader.Invalid {
             throw KsqshError(.tarballMalformed, path: source, invalid.reason)
+        }
+    }
+
+    /// Stores the held files in `placement`'s order of their nodes in
+    /// `tree`, in small fragment blocks where it says. Content a later
+    /// entry of the same name replaced is not in the tree, and not stored.
+    private static func store(_ held: [ObjectIdentifier: HeldContent], as placement: DataPlacement, of tree: StreamedTree, into data: DataWriter) throws {
+        var contentOf: [ObjectIdentifier: HeldContent] = [:]
+        for (content, node) in tree.nodeForContent {
+            if let file = held[content] { contentOf[ObjectIdentifier(node)] = file }
+        }
+        for node in placement.order {
+            guard let content = contentOf[ObjectIdentifier(node)] else { continue }
+            let small = placement.smallFragments.contains(ObjectIdentifier(node))
+            try data.store(
+                content.node, lane: KernelReadOrder.group(of: node.relativePath).rawValue,
+                fragmentBytes: small ? KernelReadOrder.smallFragmentBytes : nil
+            ) { content }
         }
     }
 }

@@ -67,9 +67,9 @@ final class TarballIndex {
         return (node, layoutPath(of: path))
     }
 
-    /// The tree the archive unpacks to, with `layouts` (keyed by the content
-    /// nodes `add` returned) re-keyed to its nodes.
-    func buildTree(layouts: [ObjectIdentifier: FileLayout]) throws -> (tree: StreamedTree, layouts: [ObjectIdentifier: FileLayout]) {
+    /// The tree the archive unpacks to (its `nodeForContent` maps the
+    /// content nodes `add` returned to their files in it).
+    func buildTree() throws -> StreamedTree {
         let newest = inodes.map(\.mtime).max() ?? 0
         var listed: [[UInt8]: Set<[UInt8]>] = [:]
         for path in paths.keys where !path.isEmpty {
@@ -97,16 +97,14 @@ final class TarballIndex {
         result.root = root
         SourceTree.assignHardLinkLeaders(root, linked: Set(result.linked))
 
-        var rekeyed: [ObjectIdentifier: FileLayout] = [:]
         root.forEachInPreorder { node in
             guard node.kind == .regular, node.hardLinkLeader == nil,
                 let content = inodes[Int(node.identity.inode)].contentNode
             else { return }
-            rekeyed[ObjectIdentifier(node)] = layouts[ObjectIdentifier(content)]
             result.nodeForContent[ObjectIdentifier(content)] = node
             result.regularFileBytes += node.size
         }
-        return (result, rekeyed)
+        return result
     }
 
     private func makeNode(
@@ -179,4 +177,11 @@ struct StreamedTree {
     fileprivate var linked: [SourceTree.HardLinkKey] = []
 
     init(newestMtime: UInt32) { self.newestMtime = newestMtime }
+
+    /// `stored` (keyed by content nodes) keyed by the nodes of this tree.
+    func layouts(_ stored: [ObjectIdentifier: FileLayout]) -> [ObjectIdentifier: FileLayout] {
+        var rekeyed: [ObjectIdentifier: FileLayout] = [:]
+        for (content, node) in nodeForContent { rekeyed[ObjectIdentifier(node)] = stored[content] }
+        return rekeyed
+    }
 }
