@@ -24,6 +24,14 @@ struct ImagePlacementTests {
         try Ksqsh.squashChecked(work.source, work.image)
     }
 
+    /// What `DataLayout.automatic` takes for kernel sources, with the
+    /// directories of asm-offsets.c and the headers it includes.
+    private static func makeKernelSkeleton(_ work: Workspace) throws {
+        for directory: ByteString in ["arch/x86/kernel", "include/linux", "kernel", "scripts"] { try FS.mkdirs(work.source / directory) }
+        try FS.writeFile(work.source / "Kconfig", Array("mainmenu \"test\"\n".utf8))
+        try FS.writeFile(work.source / "Makefile", Array("all:\n".utf8))
+    }
+
     private struct Tail {
         let fragment: String
         let end: Int
@@ -56,9 +64,7 @@ struct ImagePlacementTests {
     func tarballPlacement() throws {
         let work = try Workspace("placement-tarball")
         defer { work.remove() }
-        for directory: ByteString in ["arch/x86/kernel", "include/linux", "kernel", "scripts"] { try FS.mkdirs(work.source / directory) }
-        try FS.writeFile(work.source / "Kconfig", Array("mainmenu \"test\"\n".utf8))
-        try FS.writeFile(work.source / "Makefile", Array("all:\n".utf8))
+        try Self.makeKernelSkeleton(work)
         let reached: [ByteString] = ["include/linux/a.h", "include/linux/c.h", "include/linux/e.h", "include/linux/g.h"]
         let unreached: [ByteString] = ["include/linux/b.h", "include/linux/d.h", "include/linux/f.h", "include/linux/h.h"]
         let includes = reached.map { "#include <\(String(decoding: $0.bytes.dropFirst("include/".count), as: UTF8.self))>\n" }
@@ -104,9 +110,7 @@ struct ImagePlacementTests {
     func rawListings() throws {
         let work = try Workspace("placement-listings")
         defer { work.remove() }
-        for directory: ByteString in ["arch/x86/kernel", "include/linux", "kernel", "scripts"] { try FS.mkdirs(work.source / directory) }
-        try FS.writeFile(work.source / "Kconfig", Array("mainmenu \"test\"\n".utf8))
-        try FS.writeFile(work.source / "Makefile", Array("all:\n".utf8))
+        try Self.makeKernelSkeleton(work)
         // 100 headers asm-offsets.c includes, with names long enough that
         // include/linux's listing (~13 KB) fills a whole metadata block.
         let headers = (0..<100).map { "header-\($0)-" + String(repeating: "x", count: 100) + ".h" }
