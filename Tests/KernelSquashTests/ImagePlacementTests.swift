@@ -44,19 +44,26 @@ struct ImagePlacementTests {
         return Tail(fragment: fields["Fragment index"] ?? "?", end: offset + size)
     }
 
+    /// The tails of `small` (four files of 120 KB) end within 256 KiB of
+    /// their fragment blocks, two of them; those of `usual` (four more)
+    /// share one other, usual-sized block.
+    private static func expectSmallBlocks(for small: [ByteString], usualBlock usual: [ByteString], in image: ByteString) throws {
+        let smallTails = try small.map { try tail($0, in: image) }
+        let usualTails = try usual.map { try tail($0, in: image) }
+        for (path, tail) in zip(small, smallTails) {
+            #expect(tail.end <= 256 * 1024, "\(path) ends at byte \(tail.end) of fragment \(tail.fragment)")
+        }
+        #expect(Set(smallTails.map(\.fragment)).count == 2, "480 KB of tails need two small blocks: \(smallTails)")
+        #expect(Set(usualTails.map(\.fragment)).count == 1, "the other 480 KB share one block: \(usualTails)")
+        #expect(Set(smallTails.map(\.fragment)).isDisjoint(with: usualTails.map(\.fragment)))
+    }
+
     @Test("kbuild tails share fragment blocks of at most 256 KiB; other tails fill the usual 1 MiB blocks")
     func smallFragmentBlocks() throws {
         let work = try Workspace("placement-fragments")
         defer { work.remove() }
         try Self.squashKernelLikeTree(work)
-        let small = try Self.kbuild.map { try Self.tail($0, in: work.image) }
-        let large = try Self.rest.map { try Self.tail($0, in: work.image) }
-        for (path, tail) in zip(Self.kbuild, small) {
-            #expect(tail.end <= 256 * 1024, "\(path) ends at byte \(tail.end) of fragment \(tail.fragment)")
-        }
-        #expect(Set(small.map(\.fragment)).count == 2, "480 KB of kbuild tails need two small blocks: \(small)")
-        #expect(Set(large.map(\.fragment)).count == 1, "the other 480 KB share one block: \(large)")
-        #expect(Set(small.map(\.fragment)).isDisjoint(with: large.map(\.fragment)))
+        try Self.expectSmallBlocks(for: Self.kbuild, usualBlock: Self.rest, in: work.image)
         expectSuccess(try Ksqsh.verify(work.image, against: work.source))
     }
 
@@ -77,13 +84,7 @@ struct ImagePlacementTests {
         try Ksqsh.squashChecked(tarball, work.image)
 
         // The archive interleaves them by name; only #include lines tell them apart.
-        let small = try reached.map { try Self.tail($0, in: work.image) }
-        let large = try unreached.map { try Self.tail($0, in: work.image) }
-        for (path, tail) in zip(reached, small) {
-            #expect(tail.end <= 256 * 1024, "\(path) ends at byte \(tail.end) of fragment \(tail.fragment)")
-        }
-        #expect(Set(small.map(\.fragment)).count == 2, "480 KB of reached headers need two small blocks: \(small)")
-        #expect(Set(large.map(\.fragment)).count == 1, "the other 480 KB share one block: \(large)")
+        try Self.expectSmallBlocks(for: reached, usualBlock: unreached, in: work.image)
         expectSuccess(try Ksqsh.verify(work.image, against: work.source))
     }
 

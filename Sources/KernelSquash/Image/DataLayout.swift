@@ -35,4 +35,9 @@ struct DataPlacement {
     /// Directories whose listings are stored uncompressed (see
     /// `KernelReadOrder.rawListingFiles`).
     var rawListings: Set<ObjectIdentifier> = []
+
+    /// The largest fragment block `file`'s tail may share (nil: the block size).
+    func fragmentBytes(for file: TreeNode) -> Int? {
+        smallFragments.contains(ObjectIdentifier(file)) ? KernelReadOrder.smallFragmentBytes : nil
+    }
 }

@@ -66,10 +66,7 @@ final class DataWriter {
     /// leaders only) as `placement` says, then writes every block still pending.
     func writeData(of placement: DataPlacement, from tree: SourceTree) throws {
         for node in placement.order {
-            let small = placement.smallFragments.contains(ObjectIdentifier(node))
-            try store(node, fragmentBytes: small ? KernelReadOrder.smallFragmentBytes : nil) {
-                try SourceFileReader(node, in: tree)
-            }
+            try store(node, fragmentBytes: placement.fragmentBytes(for: node)) { try SourceFileReader(node, in: tree) }
         }
         try finish()
     }

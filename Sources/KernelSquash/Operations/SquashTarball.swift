@@ -58,10 +58,7 @@ extension Squash {
     private static func placement(of tree: StreamedTree, layout: DataLayout, referenceLines: [ObjectIdentifier: [UInt8]]) -> DataPlacement {
         let files = tree.root.regularFilesOwningData
         guard layout == .kernel else { return DataPlacement(order: files) }
-        var lines: [ObjectIdentifier: [UInt8]] = [:]
-        for (content, node) in tree.nodeForContent {
-            if let kept = referenceLines[content] { lines[ObjectIdentifier(node)] = kept }
-        }
+        let lines = tree.keyedByNode(referenceLines)
         return KernelReadOrder.placement(files) { lines[ObjectIdentifier(files[$0])] }
     }
 
@@ -113,7 +110,7 @@ extension Squash {
             try Self.store(held, as: placement, of: tree, into: data)
             try data.finish()
             try image.finish(
-                root: tree.root, data: data, layouts: tree.layouts(data.layouts), placement: placement, newestMtime: tree.newestMtime)
+                root: tree.root, data: data, layouts: tree.keyedByNode(data.layouts), placement: placement, newestMtime: tree.newestMtime)
             let summary = ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
             return Written(summary: summary, tree: tree, contentNodes: index.contentNodes)
         } catch let invalid as TarHeader.Invalid {
@@ -125,16 +122,11 @@ extension Squash {
     /// `tree`, in small fragment blocks where it says. Content a later
     /// entry of the same name replaced is not in the tree, and not stored.
     private static func store(_ held: [ObjectIdentifier: HeldContent], as placement: DataPlacement, of tree: StreamedTree, into data: DataWriter) throws {
-        var contentOf: [ObjectIdentifier: HeldContent] = [:]
-        for (content, node) in tree.nodeForContent {
-            if let file = held[content] { contentOf[ObjectIdentifier(node)] = file }
-        }
+        let contentOf = tree.keyedByNode(held)
         for node in placement.order {
             guard let content = contentOf[ObjectIdentifier(node)] else { continue }
-            let small = placement.smallFragments.contains(ObjectIdentifier(node))
             try data.store(
-                content.node, lane: KernelReadOrder.group(of: node.relativePath).rawValue,
-                fragmentBytes: small ? KernelReadOrder.smallFragmentBytes : nil
+                content.node, lane: KernelReadOrder.group(of: node.relativePath).rawValue, fragmentBytes: placement.fragmentBytes(for: node)
             ) { content }
         }
     }

@@ -178,10 +178,13 @@ struct StreamedTree {
 
     init(newestMtime: UInt32) { self.newestMtime = newestMtime }
 
-    /// `stored` (keyed by content nodes) keyed by the nodes of this tree.
-    func layouts(_ stored: [ObjectIdentifier: FileLayout]) -> [ObjectIdentifier: FileLayout] {
-        var rekeyed: [ObjectIdentifier: FileLayout] = [:]
-        for (content, node) in nodeForContent { rekeyed[ObjectIdentifier(node)] = stored[content] }
+    /// `byContent` (keyed by content nodes) keyed by the nodes of this
+    /// tree that own that content; content no node owns is left out.
+    func keyedByNode<Value>(_ byContent: [ObjectIdentifier: Value]) -> [ObjectIdentifier: Value] {
+        var rekeyed: [ObjectIdentifier: Value] = [:]
+        for (content, node) in nodeForContent {
+            if let value = byContent[content] { rekeyed[ObjectIdentifier(node)] = value }
+        }
         return rekeyed
     }
 }
