@@ -1,9 +1,10 @@
 # ksqsh — build, install, test and benchmark.  GNU make.
 #
-#   make                 release build (.build/release/ksqsh)
+#   make                 release build (.build/release/ksqsh), self-contained: the Swift
+#                        runtime is linked in, so it needs only C libraries to run
 #   make install         to $(DESTDIR)$(PREFIX)/bin/ksqsh   (PREFIX=/usr/local)
 #   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo)
-#   make test            the test suite (needs root: it loop-mounts images)
+#   make test            build, then the test suite (needs root: it loop-mounts images)
 #   make reliability     the reliability suites, summarised as one table
 #   make bench           ksqsh vs mksquashfs vs gensquashfs on a whole kernel tree,
 #                        then (as root) cold-read builds from the tree and images
@@ -19,6 +20,14 @@ BINDIR  ?= $(PREFIX)/bin
 DESTDIR ?=
 SWIFT   ?= swift
 INSTALL ?= install
+
+# The Swift runtime is linked statically: the binary needs only C libraries
+# (libsquashfs, liblzma, libmount, zlib, zstd, libc, libstdc++) and keeps
+# working after the toolchain that built it is gone (on Gentoo, dev-lang/swift
+# is a build-time dependency). SWIFT_BUILD_FLAGS adds flags, e.g. for an
+# offline build.
+SWIFT_BUILD_FLAGS ?=
+SWIFT_BUILD       := $(SWIFT) build -c release --static-swift-stdlib $(SWIFT_BUILD_FLAGS)
 
 RELEASE_DIR := .build/release
 KSQSH       := $(RELEASE_DIR)/ksqsh
@@ -63,13 +72,17 @@ SHELL       := /bin/bash
 # its prerequisites running left to right (deps before kernel-tree).
 .NOTPARALLEL:
 
-.PHONY: all build install uninstall deps test reliability bench bench-quick bench-cold kernel-tree setup clean
+.PHONY: all build bench-tool install uninstall deps test reliability bench bench-quick bench-cold kernel-tree setup clean
 
 all: build
 
-# Builds every product (ksqsh and ksqsh-bench); SwiftPM decides what is stale.
+# SwiftPM decides what is stale. ksqsh-bench (a developer tool) is built
+# with the same flags, so switching between the two never rebuilds the rest.
 build:
-	$(SWIFT) build -c release
+	$(SWIFT_BUILD) --product ksqsh
+
+bench-tool:
+	$(SWIFT_BUILD) --product ksqsh-bench
 
 install: build
 	$(INSTALL) -Dm755 $(KSQSH) "$(DESTDIR)$(BINDIR)/ksqsh"
@@ -111,8 +124,9 @@ deps:
 # Plain `swift test`: the suites loop-mount real images and pace their own
 # concurrency (`.serialized`), so no --parallel here.
 # The suite's output is long and CI shows only its tail, so on failure the
-# failing tests and their issues are printed again at the end.
-test:
+# failing tests and their issues are printed again at the end. The release
+# binary is built first: tests run it with the Swift toolchain hidden.
+test: build
 	@log=$$(mktemp /tmp/ksqsh-test.XXXXXX)
 	trap 'rm -f "$$log"' EXIT
 	status=0
@@ -129,15 +143,15 @@ test:
 reliability:
 	SWIFT="$(SWIFT)" scripts/reliability.sh
 
-bench: build kernel-tree
+bench: build bench-tool kernel-tree
 	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" $(BENCH_ARGS)
 
-bench-quick: build kernel-tree
+bench-quick: build bench-tool kernel-tree
 	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" --quick $(BENCH_ARGS)
 
 # The images are kept in /var/tmp/ksqsh-bench/images and rebuilt only when
 # missing or (ksqsh's) older than the ksqsh binary.
-bench-cold: build kernel-tree
+bench-cold: build bench-tool kernel-tree
 	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" --cold-only $(BENCH_ARGS)
 
 kernel-tree: $(KERNEL_MARKER)

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sqfs/block.h>
@@ -190,6 +191,14 @@ int ksqsh_link_unnamed(int fd, const char *target)
 	if (errno != ENOENT)
 		return -1;
 	return linkat(fd, "", AT_FDCWD, target, AT_EMPTY_PATH);
+}
+
+void ksqsh_name_this_thread(const char *name)
+{
+	char truncated[16];
+
+	snprintf(truncated, sizeof(truncated), "%s", name);
+	pthread_setname_np(pthread_self(), truncated);
 }
 
 int ksqsh_available_cpus(void)

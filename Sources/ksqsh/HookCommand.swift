@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import KernelSquash
 
 struct HookCommand: ParsableCommand {
@@ -36,7 +35,7 @@ struct HookCommand: ParsableCommand {
         }
         let phase = Phase(rawValue: phase)!
         try reportingErrors {
-            let environment = try PortageEnvironment(ProcessInfo.processInfo.environment)
+            let environment = try PortageEnvironment(ProcessEnvironment.all)
             if pretend {
                 for action in PhasePlan.actions(for: phase, in: environment) { print(action) }
                 return

@@ -65,5 +65,5 @@ func requireRoot(to action: String) throws {
 }
 
 func formatMegabytes(_ bytes: UInt64) -> String {
-    String(format: "%.1f MB", Double(bytes) / 1_000_000)
+    String(cFormat: "%.1f MB", Double(bytes) / 1_000_000)
 }

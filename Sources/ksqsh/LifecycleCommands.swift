@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import KernelSquash
 
 struct CleanCommand: ParsableCommand {
@@ -54,16 +53,14 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let status = SystemStatus(eroot: KernelLayout.eroot(root: CommandLinePath.filePath(root), eprefix: eprefix))
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            print(status.json.text)
             return
         }
         print("\(status.root == "/" ? "" : status.root)/usr/src/linux -> \(status.symlink ?? "(none)")")
         let rows = status.kernels.map { kernel in
             [
                 kernel.version + (kernel.symlinked ? " *" : ""),
-                kernel.imageBytes.map { String(format: "%.1f MB", Double($0) / 1_000_000) } ?? "-",
+                kernel.imageBytes.map(formatMegabytes) ?? "-",
                 kernel.mountPoint + (kernel.loopDevice.map { " (\($0))" } ?? ""),
                 kernel.buildDirectory == nil ? "-" : (kernel.configured ? "configured" : "not configured"),
                 kernel.savedConfig == nil ? "-" : "saved",
@@ -80,7 +77,8 @@ struct StatusCommand: ParsableCommand {
         let all = [header] + rows
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         for row in all {
-            print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+            let padded = zip(row, widths).map { cell, width in cell + String(repeating: " ", count: width - cell.count) }
+            print(padded.joined(separator: "  ").trimmingWhitespace)
         }
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import KernelSquash
 import SystemPackage
 
@@ -87,11 +86,11 @@ struct SquashCommand: ParsableCommand {
         }
         var line = "\(image): \(summary.entries) entries, \(formatMegabytes(summary.inputBytes)) → \(formatMegabytes(summary.imageBytes))"
         if summary.inputBytes > 0 {
-            line += String(format: " (%.1f%%)", Double(summary.imageBytes) * 100 / Double(summary.inputBytes))
+            line += String(cFormat: " (%.1f%%)", Double(summary.imageBytes) * 100 / Double(summary.inputBytes))
         }
         if result.verified != nil { line += ", verified" }
         if deleteSource { line += ", source emptied" }
-        line += String(format: ", %.1f s", result.seconds)
+        line += String(cFormat: ", %.1f s", result.seconds)
         print(line)
     }
 }

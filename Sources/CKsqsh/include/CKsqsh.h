@@ -53,6 +53,9 @@ int ksqsh_open_unnamed(const char *directory, mode_t mode);
 int ksqsh_link_unnamed(int fd, const char *target);
 /* CPUs this process may run on (sched_getaffinity), at least 1. */
 int ksqsh_available_cpus(void);
+/* Names the calling thread, for top -H and core dumps (at most 15 bytes
+   are kept). pthread_setname_np needs _GNU_SOURCE, which Swift lacks. */
+void ksqsh_name_this_thread(const char *name);
 
 /* Wraps a compressing sqfs_compressor_t so that a block that does not get
    smaller is reported as "store uncompressed" (0). libsquashfs 1.2's lz4

@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import SystemPackage
 
@@ -40,7 +39,7 @@ public enum SavedConfigs {
         var time = info.st_mtim.tv_sec
         var parts = tm()
         gmtime_r(&time, &parts)
-        let stamp = String(format: "%04d%02d%02d-%02d%02d%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        let stamp = String(cFormat: "%04d%02d%02d-%02d%02d%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
         var candidate = FilePath(target.string + "~" + stamp)
         var counter = 1
         while access(candidate.string, F_OK) == 0 {

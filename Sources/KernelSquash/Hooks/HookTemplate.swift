@@ -1,4 +1,3 @@
-import Foundation
 import SystemPackage
 
 /// A template from templates/ and how its placeholders are filled.
@@ -36,8 +35,8 @@ public enum HookTemplate: String, CaseIterable, Sendable {
         for (name, value) in values where output.contains("@\(name)@") {
             output = output.replacingAll("@\(name)@", with: try value())
         }
-        if let leftover = output.range(of: "@[A-Z_]+@", options: .regularExpression) {
-            throw KsqshError(.internalError, "template \(rawValue) has an unknown placeholder \(output[leftover])")
+        if let leftover = output.firstMatch(of: #/@[A-Z_]+@/#) {
+            throw KsqshError(.internalError, "template \(rawValue) has an unknown placeholder \(leftover.output)")
         }
         return output
     }

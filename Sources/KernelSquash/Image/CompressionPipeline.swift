@@ -1,5 +1,3 @@
-import Foundation
-
 /// Compresses blocks on worker threads and hands them back in the order they
 /// were submitted.
 ///
@@ -10,14 +8,13 @@ import Foundation
 /// Because results come back in submission order, the image is identical for
 /// any number of workers.
 final class CompressionPipeline: @unchecked Sendable {
-    private let lock = NSCondition()
+    private let lock = ConditionLock()
     private var free: [BlockBuffer]
     /// Submitted, not yet taken by a worker.
     private var pending = FIFO<BlockBuffer>()
     /// Submitted, not yet written: in submission order.
     private var inFlight = FIFO<BlockBuffer>()
     private var stopping = false
-    private var workers: [Thread] = []
     private var running = 0
     private let blockSize: Int
     private let complete: (BlockBuffer) throws -> Void
@@ -36,13 +33,16 @@ final class CompressionPipeline: @unchecked Sendable {
         }
         for compressor in compressors {
             let box = UncheckedCompressor(compressor)
-            let thread = Thread { [self] in self.work(with: box.compressor) }
-            thread.name = "ksqsh-compress"
-            thread.stackSize = 1 << 20
-            workers.append(thread)
+            // Counted before it starts: `stop` waits for `running` to reach 0.
+            lock.withLock { running += 1 }
+            do {
+                _ = try WorkerThread(name: "ksqsh-compress") { [self] in self.work(with: box.compressor) }
+            } catch {
+                lock.withLock { running -= 1 }
+                stop()
+                throw error
+            }
         }
-        running = workers.count
-        workers.forEach { $0.start() }
     }
 
     deinit {

@@ -62,7 +62,7 @@ enum ModulesPrepareReads {
     /// holds already: each compilation's reach, then the copies under
     /// tools/ and their originals.
     static func extend(_ ranks: inout [Int: Int], for arch: String, in graph: ReferenceGraph) {
-        func forArch(_ text: String) -> String { text.replacingOccurrences(of: "ARCH", with: arch) }
+        func forArch(_ text: String) -> String { text.replacing("ARCH", with: arch) }
         for compilation in compilations {
             let seeds = compilation.sources.flatMap { graph.paths(matching: forArch($0)) }
             let edges = ReferenceGraph.Edges.includes(

@@ -44,7 +44,7 @@ final class ReferenceGraph {
     /// file, or for `directory/*suffix` the files directly in `directory`
     /// whose names end in `suffix`.
     func paths(matching pattern: String) -> [String] {
-        guard let star = pattern.range(of: "/*") else { return index[pattern] == nil ? [] : [pattern] }
+        guard let star = pattern.firstRange(of: "/*") else { return index[pattern] == nil ? [] : [pattern] }
         let directory = String(pattern[..<star.lowerBound])
         let suffix = pattern[star.upperBound...]
         return (filesByDirectory[directory] ?? []).map { paths[$0] }.filter { $0.hasSuffix(suffix) }
@@ -115,7 +115,7 @@ final class ReferenceGraph {
     private func expand(_ path: String, arches: [String]) -> [String] {
         guard path.contains("$(") else { return [path] }
         let variables = ["$(SRCARCH)", "$(HEADER_ARCH)"]
-        let expanded = arches.map { arch in variables.reduce(path) { $0.replacingOccurrences(of: $1, with: arch) } }
+        let expanded = arches.map { arch in variables.reduce(path) { $0.replacing($1, with: arch) } }
         return expanded.filter { !$0.contains("$(") }
     }
 

@@ -22,8 +22,7 @@ public struct SquashOptions: Sendable {
 
     /// SOURCE_DATE_EPOCH, if set to a valid time.
     public static var sourceDateEpoch: UInt32? {
-        guard let value = getenv("SOURCE_DATE_EPOCH") else { return nil }
-        return UInt32(String(cString: value))
+        ProcessEnvironment.value(of: "SOURCE_DATE_EPOCH").flatMap { UInt32($0) }
     }
 
     /// Parses "1M", "128K", "131072".

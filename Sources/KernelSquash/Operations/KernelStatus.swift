@@ -2,7 +2,7 @@ import Glibc
 import SystemPackage
 
 /// The state of every kernel version under EROOT/usr/src, for `ksqsh status`.
-public struct SystemStatus: Sendable, Encodable {
+public struct SystemStatus: Sendable {
     public let root: String
     /// Where EROOT/usr/src/linux points, if it is a symlink.
     public let symlink: String?
@@ -21,7 +21,7 @@ public struct SystemStatus: Sendable, Encodable {
     }
 }
 
-public struct KernelStatus: Sendable, Encodable {
+public struct KernelStatus: Sendable {
     public let version: String
     public let image: String?
     public let imageBytes: UInt64?

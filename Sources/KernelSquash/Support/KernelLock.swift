@@ -1,5 +1,5 @@
-import Foundation
 import Glibc
+import Synchronization
 import SystemPackage
 
 /// One exclusive lock per kernel version and EROOT, held by every operation
@@ -41,7 +41,7 @@ public enum KernelLock {
     }
 
     static var timeout: Double {
-        guard let text = ProcessInfo.processInfo.environment[timeoutVariable], let seconds = Double(text), seconds >= 0 else {
+        guard let text = ProcessEnvironment.value(of: timeoutVariable), let seconds = Double(text), seconds >= 0 else {
             return defaultTimeout
         }
         return seconds
@@ -93,7 +93,7 @@ public enum KernelLock {
         var buffer = [UInt8](repeating: 0, count: 256)
         let count = pread(fd, &buffer, buffer.count, 0)
         guard count > 0 else { return nil }
-        let text = String(decoding: buffer.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: buffer.prefix(count), as: UTF8.self).trimmingWhitespace
         guard let space = text.firstIndex(of: " "), Int32(text[..<space]) != nil else { return nil }
         return "\(text[..<space]) (\(text[text.index(after: space)...]))"
     }
@@ -148,22 +148,21 @@ public enum KernelLock {
 /// descriptor of the same file would).
 private final class HeldLocks: @unchecked Sendable {
     static let shared = HeldLocks()
-    private let mutex = NSLock()
-    private var held: [FilePath: (fd: Int32, depth: Int)] = [:]
+    private let held = Mutex<[FilePath: (fd: Int32, depth: Int)]>([:])
 
     func acquire(_ path: FilePath, open: () throws -> Int32) throws {
-        let nested = mutex.withLock { () -> Bool in
+        let nested = held.withLock { held -> Bool in
             guard let entry = held[path] else { return false }
             held[path] = (entry.fd, entry.depth + 1)
             return true
         }
         if nested { return }
         let fd = try open()
-        mutex.withLock { held[path] = (fd, 1) }
+        held.withLock { $0[path] = (fd, 1) }
     }
 
     func release(_ path: FilePath) {
-        let fd = mutex.withLock { () -> Int32? in
+        let fd = held.withLock { held -> Int32? in
             guard let entry = held[path] else { return nil }
             if entry.depth > 1 {
                 held[path] = (entry.fd, entry.depth - 1)

@@ -1,4 +1,5 @@
-import Foundation
+import Glibc
+import Synchronization
 import SystemPackage
 
 /// Decompresses every file of an image, in parallel, and compares each byte
@@ -10,10 +11,15 @@ final class ContentCheck: @unchecked Sendable {
     private let tree: SourceTree?
     private let files: [FileToCheck]
     private let jobs: Int
-    private let lock = NSLock()
-    private var differences = DifferenceList()
-    private var failure: Error?
-    private(set) var bytesChecked: UInt64 = 0
+    /// What the threads found, and how far they got.
+    private struct Findings {
+        var differences = DifferenceList()
+        var failure: Error?
+        var bytesChecked: UInt64 = 0
+    }
+    private let findings = Mutex(Findings())
+
+    var bytesChecked: UInt64 { findings.withLock { $0.bytesChecked } }
 
     init(image: ImageReader, tree: SourceTree?, files: [FileToCheck], jobs: Int) {
         self.image = image
@@ -28,13 +34,16 @@ final class ContentCheck: @unchecked Sendable {
 
     func run() throws {
         let chunks = chunksByBytes(count: jobs * 4)
-        DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
+        concurrentPerform(iterations: chunks.count, threads: jobs, name: "ksqsh-verify") { index in
             do {
                 try check(files[chunks[index]])
             } catch {
-                lock.withLock { if failure == nil { failure = error } }
+                findings.withLock { found in
+                    if found.failure == nil { found.failure = error }
+                }
             }
         }
+        let (differences, failure) = findings.withLock { ($0.differences, $0.failure) }
         if let failure { throw failure }
         guard !differences.isEmpty else { return }
         let headline = tree.map { "content differs from \($0.path) in \(differences.counted("file"))" }
@@ -64,7 +73,7 @@ final class ContentCheck: @unchecked Sendable {
     }
 
     private func note(_ path: String, _ what: String) {
-        lock.withLock { differences.note(path, what) }
+        findings.withLock { $0.differences.note(path, what) }
     }
 
     private func check(_ slice: ArraySlice<FileToCheck>) throws {
@@ -107,6 +116,6 @@ final class ContentCheck: @unchecked Sendable {
             }
             checked += offset
         }
-        lock.withLock { bytesChecked &+= checked }
+        findings.withLock { $0.bytesChecked &+= checked }
     }
 }

@@ -1,5 +1,4 @@
 import CSquashFS
-import Foundation
 import SystemPackage
 
 /// How `ksqsh verify` and `ksqsh squash --verify` compare.
