@@ -214,6 +214,7 @@ templates:
 				local.d-ksqsh.start) case=localStart ;;
 				local.d-ksqsh.stop) case=localStop ;;
 				ksqsh-mount.service) case=systemdUnit ;;
+				ksqsh.initd) case=openrcService ;;
 				*) echo "make templates: no HookTemplate case for $$name" >&2; exit 1 ;;
 			esac
 			echo "        case .$$case:"
