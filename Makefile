@@ -2,7 +2,11 @@
 #
 #   make                 release build (.build/release/ksqsh), self-contained: the Swift
 #                        runtime is linked in, so it needs only C libraries to run
-#   make install         to $(DESTDIR)$(PREFIX)/bin/ksqsh   (PREFIX=/usr/local)
+#   make man completions the man page and bash/zsh/fish completions, into .build/staging
+#   make install         binary, man page, completions and (INIT=auto) the boot-time
+#                        mount service under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
+#                        and $(DESTDIR)$(SYSCONFDIR) (/etc); builds only what is missing
+#   make uninstall       removes what `make install` with the same variables wrote
 #   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo)
 #   make test            build, then the test suite (needs root: it loop-mounts images)
 #   make reliability     the reliability suites, summarised as one table
@@ -17,6 +21,19 @@
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+# Not $(PREFIX)/etc: OpenRC reads its services from /etc/init.d only.
+SYSCONFDIR  ?= /etc
+INITDIR     ?= $(SYSCONFDIR)/init.d
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# The boot-time mount service to install: auto (what the running system
+# uses), openrc ($(INITDIR)/ksqsh), systemd ($(SYSTEMDUNITDIR)/ksqsh-mount.service),
+# both or none. Neither is enabled: rc-update add ksqsh boot, or
+# systemctl enable ksqsh-mount.service.
+INIT    ?= auto
 DESTDIR ?=
 SWIFT   ?= swift
 INSTALL ?= install
@@ -32,6 +49,15 @@ SWIFT_BUILD       := $(SWIFT) build -c release --static-swift-stdlib $(SWIFT_BUI
 RELEASE_DIR := .build/release
 KSQSH       := $(RELEASE_DIR)/ksqsh
 KSQSH_BENCH := $(RELEASE_DIR)/ksqsh-bench
+
+# What install copies besides the binary, generated from it into a staging
+# directory first, so that a failure leaves nothing half-installed.
+STAGING         := .build/staging
+MAN_PAGE        := $(STAGING)/man/ksqsh.1
+COMPLETIONS     := $(STAGING)/completions/ksqsh $(STAGING)/completions/_ksqsh $(STAGING)/completions/ksqsh.fish
+GENERATE_MANUAL := $(RELEASE_DIR)/generate-manual
+# The man page's date: SOURCE_DATE_EPOCH's (reproducible builds), else today.
+MAN_DATE ?= $(shell date -u -d "@$${SOURCE_DATE_EPOCH:-$$(date +%s)}" +%Y-%m-%d)
 
 # The unpacked Debian kernel source shared by `setup`, `bench` and
 # ksqsh-bench itself (same paths and marker there). The tree counts as
@@ -72,7 +98,7 @@ SHELL       := /bin/bash
 # its prerequisites running left to right (deps before kernel-tree).
 .NOTPARALLEL:
 
-.PHONY: all build bench-tool install uninstall deps test reliability bench bench-quick bench-cold kernel-tree setup clean
+.PHONY: all build bench-tool man completions install uninstall install-check init-check deps test reliability bench bench-quick bench-cold kernel-tree setup clean
 
 all: build
 
@@ -84,11 +110,83 @@ build:
 bench-tool:
 	$(SWIFT_BUILD) --product ksqsh-bench
 
-install: build
-	$(INSTALL) -Dm755 $(KSQSH) "$(DESTDIR)$(BINDIR)/ksqsh"
+# install and the staged files build the binary only when it is missing:
+# an already-built tree installs without SwiftPM. (The tests run `make
+# install` inside `swift test`, which holds SwiftPM's lock on .build.)
+$(KSQSH):
+	$(MAKE) --no-print-directory build
 
-uninstall:
-	rm -f "$(DESTDIR)$(BINDIR)/ksqsh"
+# swift-argument-parser's man page generator, run on our binary. Not through
+# its generate-manual plugin: that builds every product again with its own
+# flags, over the binary `make build` linked.
+$(GENERATE_MANUAL):
+	$(SWIFT_BUILD) --product generate-manual
+
+man: $(MAN_PAGE)
+
+completions: $(COMPLETIONS)
+
+# One page: the tool's multi-page mode names pages ksqsh.hooks.install.1.
+# Written beside its place and renamed, as are the completions: a failed
+# run must not leave a file that make takes as up to date.
+$(MAN_PAGE): $(KSQSH) $(GENERATE_MANUAL)
+	rm -rf "$(@D).new"
+	mkdir -p "$(@D).new"
+	$(GENERATE_MANUAL) $(KSQSH) --date "$(MAN_DATE)" --output-directory "$(@D).new"
+	mkdir -p "$(@D)"
+	mv "$(@D).new/ksqsh.1" "$@"
+	rmdir "$(@D).new"
+
+completion = mkdir -p "$(@D)" && $(KSQSH) --generate-completion-script $(1) > "$@.new" && mv "$@.new" "$@"
+$(STAGING)/completions/ksqsh: $(KSQSH)
+	$(call completion,bash)
+$(STAGING)/completions/_ksqsh: $(KSQSH)
+	$(call completion,zsh)
+$(STAGING)/completions/ksqsh.fish: $(KSQSH)
+	$(call completion,fish)
+
+# INIT as the init systems it stands for; /run/openrc and /run/systemd/system
+# exist only while that init system runs.
+INIT_SYSTEMS = $(strip $(if $(filter auto,$(INIT)),\
+	$(if $(wildcard /run/openrc/.),openrc) $(if $(wildcard /run/systemd/system/.),systemd),\
+	$(if $(filter both,$(INIT)),openrc systemd,$(filter openrc systemd,$(INIT)))))
+
+# Checked before anything is built or copied; $(error) makes each problem
+# one line and a non-zero exit.
+init-check:
+	$(if $(filter-out 1,$(words $(INIT)))$(filter-out auto openrc systemd both none,$(INIT)),\
+		$(error INIT=$(INIT) is not one of auto, openrc, systemd, both, none))
+
+install-check: init-check
+	$(if $(INSTALL_PROBLEM),$(error $(INSTALL_PROBLEM)))
+
+INSTALL_PROBLEM = $(shell scripts/install-check.sh "$(DESTDIR)" "$(BINDIR)" "$(MANDIR)/man1" \
+	"$(BASHCOMPDIR)" "$(ZSHCOMPDIR)" "$(FISHCOMPDIR)" \
+	$(if $(filter openrc,$(INIT_SYSTEMS)),"$(INITDIR)") $(if $(filter systemd,$(INIT_SYSTEMS)),"$(SYSTEMDUNITDIR)"))
+
+# The boot services name the installed binary, so they are rendered for
+# each install (by the binary, from templates/), before anything is copied.
+install: install-check $(KSQSH) $(MAN_PAGE) $(COMPLETIONS)
+	mkdir -p $(STAGING)
+	services=$$(mktemp -d $(STAGING)/services.XXXXXX)
+	trap 'rm -rf "$$services"' EXIT
+	for init in $(INIT_SYSTEMS); do
+		$(KSQSH) hooks service "$$init" --helper "$(BINDIR)/ksqsh" > "$$services/$$init"
+	done
+	$(INSTALL) -Dm755 $(KSQSH) "$(DESTDIR)$(BINDIR)/ksqsh"
+	$(INSTALL) -Dm644 $(MAN_PAGE) "$(DESTDIR)$(MANDIR)/man1/ksqsh.1"
+	$(INSTALL) -Dm644 $(STAGING)/completions/ksqsh "$(DESTDIR)$(BASHCOMPDIR)/ksqsh"
+	$(INSTALL) -Dm644 $(STAGING)/completions/_ksqsh "$(DESTDIR)$(ZSHCOMPDIR)/_ksqsh"
+	$(INSTALL) -Dm644 $(STAGING)/completions/ksqsh.fish "$(DESTDIR)$(FISHCOMPDIR)/ksqsh.fish"
+	$(if $(filter openrc,$(INIT_SYSTEMS)),$(INSTALL) -Dm755 "$$services/openrc" "$(DESTDIR)$(INITDIR)/ksqsh")
+	$(if $(filter systemd,$(INIT_SYSTEMS)),$(INSTALL) -Dm644 "$$services/systemd" "$(DESTDIR)$(SYSTEMDUNITDIR)/ksqsh-mount.service")
+
+# Exactly the files install writes with the same variables; directories stay.
+uninstall: init-check
+	rm -f "$(DESTDIR)$(BINDIR)/ksqsh" "$(DESTDIR)$(MANDIR)/man1/ksqsh.1" \
+		"$(DESTDIR)$(BASHCOMPDIR)/ksqsh" "$(DESTDIR)$(ZSHCOMPDIR)/_ksqsh" "$(DESTDIR)$(FISHCOMPDIR)/ksqsh.fish" \
+		$(if $(filter openrc,$(INIT_SYSTEMS)),"$(DESTDIR)$(INITDIR)/ksqsh") \
+		$(if $(filter systemd,$(INIT_SYSTEMS)),"$(DESTDIR)$(SYSTEMDUNITDIR)/ksqsh-mount.service")
 
 # Idempotent: installs only what is missing, and says so in one line when
 # nothing is.
@@ -125,8 +223,10 @@ deps:
 # concurrency (`.serialized`), so no --parallel here.
 # The suite's output is long and CI shows only its tail, so on failure the
 # failing tests and their issues are printed again at the end. The release
-# binary is built first: tests run it with the Swift toolchain hidden.
-test: build
+# binary and its staged files are built first, as the suite must not start
+# SwiftPM itself: tests run the binary with the Swift toolchain hidden, and
+# run `make install` on it.
+test: build man completions
 	@log=$$(mktemp /tmp/ksqsh-test.XXXXXX)
 	trap 'rm -f "$$log"' EXIT
 	status=0
@@ -207,6 +307,7 @@ setup: deps build install $(SETUP_NEEDS)
 
 clean:
 	$(SWIFT) package clean
+	rm -rf $(STAGING)
 
 # The templates are compiled into ksqsh, so the binary works wherever it is
 # copied. This regenerates the Swift source holding them; a test fails when
@@ -228,6 +329,7 @@ templates:
 				local.d-ksqsh.start) case=localStart ;;
 				local.d-ksqsh.stop) case=localStop ;;
 				ksqsh-mount.service) case=systemdUnit ;;
+				ksqsh.initd) case=openrcService ;;
 				*) echo "make templates: no HookTemplate case for $$name" >&2; exit 1 ;;
 			esac
 			echo "        case .$$case:"

@@ -6,7 +6,7 @@ struct HooksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hooks",
         abstract: "Install, remove or print the portage env hooks and boot-time mount scripts.",
-        subcommands: [Install.self, Remove.self, Print.self]
+        subcommands: [Install.self, Remove.self, Print.self, Service.self]
     )
 
     /// The helper the generated scripts call: this ksqsh, wherever it is installed.

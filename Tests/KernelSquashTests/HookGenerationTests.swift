@@ -3,14 +3,6 @@ import KernelSquash
 import SystemPackage
 import Testing
 
-/// The repository's own files, found from this source file's path.
-private enum Repository {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static func text(_ relative: String) throws -> String {
-        try String(contentsOf: root.appendingPathComponent(relative), encoding: .utf8)
-    }
-}
-
 @Suite("Generated hooks and boot scripts")
 struct HookGenerationTests {
     @Test("The templates compiled into ksqsh are exactly the files in templates/ (run 'make templates' if not)", arguments: HookTemplate.allCases)

@@ -26,6 +26,36 @@ enum EmbeddedTemplates {
             [Install]
             WantedBy=local-fs.target
             """#
+        case .openrcService:
+            return #"""
+            #!/sbin/openrc-run
+            # shellcheck shell=sh
+            # @MARKER@
+            # Mounts the kernel source images (/usr/src/linux-*.sqfs) at boot and
+            # unmounts them at shutdown. Enable it with: rc-update add ksqsh boot
+
+            # shellcheck disable=SC2034 # openrc-run reads it
+            description="Mount kernel source images (ksqsh)"
+            helper=@KSQSH@
+
+            depend() {
+            	need localmount
+            }
+
+            start() {
+            	ebegin "Mounting kernel source images"
+            	"${helper}" mount --all
+            	eend $?
+            }
+
+            # Lazily, as the systemd unit does: a shell still in /usr/src must not
+            # hold up the shutdown.
+            stop() {
+            	ebegin "Unmounting kernel source images"
+            	"${helper}" umount --all --lazy
+            	eend $?
+            }
+            """#
         case .localStart:
             return #"""
             #!/bin/bash
