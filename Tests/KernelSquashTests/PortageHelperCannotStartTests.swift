@@ -17,20 +17,20 @@ struct BrokenHelper: Sendable, CustomTestStringConvertible {
     /// dynamically linked ksqsh does after its Swift runtime was removed.
     static let loaderError = #"echo "$0: error while loading shared libraries: libswiftCore.so: cannot open shared object file: No such file or directory" >&2; exit 127"#
 
-    /// An ELF header for aarch64 (e_machine 183): the kernel refuses to run it
-    /// here (ENOEXEC) unless binfmt_misc hands it to an emulator.
-    static let aarch64Header: [UInt8] = {
+    /// An ELF header for IA-64 (e_machine 50): the kernel refuses to run it
+    /// (ENOEXEC), and no binfmt_misc emulator (qemu-user) takes it instead.
+    static let ia64Header: [UInt8] = {
         var header = [UInt8](repeating: 0, count: 64)
         header.replaceSubrange(0..<8, with: [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0])  // ELF, 64-bit, little-endian, version 1
         header[16] = 2  // e_type: executable
-        header[18] = 183  // e_machine: aarch64
+        header[18] = 50  // e_machine: IA-64
         header[20] = 1  // e_version
         return header
     }()
 
     static let all: [BrokenHelper] = [
         BrokenHelper(name: "a shared library is missing", contents: script(loaderError), cause: ["--version' exited with status 127: ", "error while loading shared libraries: libswiftCore.so"]),
-        BrokenHelper(name: "built for another architecture", contents: aarch64Header, cause: ["--version' exited with status 126: ", "Exec format error"]),
+        BrokenHelper(name: "built for another architecture", contents: ia64Header, cause: ["--version' exited with status 126: ", "Exec format error"]),
         BrokenHelper(name: "killed by a signal", contents: script("kill -KILL $$"), cause: ["--version' was killed by SIGKILL"]),
         BrokenHelper(
             name: "starts for --version, fails to start for the phase", contents: script(#"[ "$1" = --version ] && { echo 0.1.0; exit 0; }; "# + loaderError),
