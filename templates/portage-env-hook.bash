@@ -6,17 +6,27 @@
 # with the installed package and in binary packages, where they outlive this
 # file and any one ksqsh version: so they decide nothing themselves. They pass
 # portage's variables to 'ksqsh hook', which plans and acts, and they do
-# nothing harmful when ksqsh is missing or older.
+# nothing harmful when ksqsh is missing, older, or installed but unable to
+# start.
 
 _ksqsh_hook() {
 	# ${VAR-}: not every variable is set in every phase, nor under set -u.
-	local phase=$1 helper=@KSQSH@ status
+	local phase=$1 helper=@KSQSH@ status=0 output
 	if [[ ! -x ${helper} ]]; then
 		helper=$(command -v ksqsh 2>/dev/null)
 	fi
 	if [[ -z ${helper} ]]; then
 		ewarn "ksqsh is not installed: ${phase} leaves the kernel sources as they are"
 		[[ ${phase} == pre_pkg_prerm ]] && _ksqsh_unmount_without_helper
+		return 0
+	fi
+	# Being installed is not enough: a missing shared library, a binary for
+	# another architecture or a damaged file show only when it runs. Asking
+	# for its version costs milliseconds and changes nothing.
+	output=$("${helper}" --version 2>&1) || status=$?
+	if [[ ${status} -ne 0 ]]; then
+		output=${output%%$'\n'*} # the loader's or the shell's reason, if any
+		_ksqsh_cannot_start "${phase}" "'${helper} --version' $(_ksqsh_status_text "${status}")${output:+: ${output}}"
 		return 0
 	fi
 	ebegin "ksqsh ${phase}"
@@ -30,7 +40,38 @@ _ksqsh_hook() {
 		"${helper}" hook --interface @INTERFACE@ "${phase}"
 	status=$?
 	eend "${status}"
+	# env exits 126 or 127 when it cannot run the helper, and ksqsh never
+	# does itself: the helper did not start after all (replaced since the
+	# probe, say), so it did nothing.
+	if [[ ${status} -eq 126 || ${status} -eq 127 ]]; then
+		_ksqsh_cannot_start "${phase}" "'${helper} hook' $(_ksqsh_status_text "${status}") (see above)"
+		return 0
+	fi
 	return "${status}"
+}
+
+# A helper that cannot start counts as missing, with one exception: ksqsh is
+# installed, so an image is wanted, and plain sources installed silently
+# would show only at the next kernel build. The squash stops the build
+# instead, naming the cause, unless the user chose plain sources.
+_ksqsh_cannot_start() {
+	local phase=$1 cause=$2
+	if [[ ${phase} == pre_src_install && ${KSQSH_FALLBACK-} != plain ]]; then
+		die "ksqsh is installed but cannot start: ${cause}. The sources are untouched. Reinstall ksqsh, or set KSQSH_FALLBACK=plain to install them unsquashed."
+	fi
+	ewarn "ksqsh is installed but cannot start: ${phase} leaves the kernel sources as they are (${cause})"
+	[[ ${phase} == pre_pkg_prerm ]] && _ksqsh_unmount_without_helper
+	return 0
+}
+
+# How a process ended, from its shell status: 128+N is death by signal N.
+_ksqsh_status_text() {
+	local signal
+	if [[ $1 -gt 128 ]] && signal=$(kill -l "$(($1 - 128))" 2>/dev/null); then
+		printf 'was killed by SIG%s' "${signal}"
+	else
+		printf 'exited with status %s' "$1"
+	fi
 }
 
 # The one thing a hook does without ksqsh: when the package goes, portage

@@ -91,6 +91,12 @@ struct HookGenerationTests {
         }
     }
 
+    @Test("The hooks' probe, 'ksqsh --version', succeeds with nothing set: a failing probe means ksqsh cannot start")
+    func versionProbeSucceeds() throws {
+        let result = try Ksqsh.run(["--version"], environment: ["KV_FULL": nil, "WORKDIR": nil, "ROOT": nil, "EROOT": nil])
+        #expect(result.succeeded && !result.stdoutText.isEmpty, "\(result)")
+    }
+
     @Test("A hook newer than the helper makes it do nothing, successfully")
     func newerInterfaceDoesNothing() throws {
         let result = try Ksqsh.run(["hook", "--interface", "99", "pre_src_install"], environment: ["KV_FULL": "6.12.10-gentoo", "WORKDIR": "/nonexistent"])

@@ -445,7 +445,7 @@ struct PortageScenarioTests {
 
     /// linux-KV is mounted exactly once, from exactly ROOT/usr/src/linux-KV.sqfs
     /// as it is now (not a deleted earlier file), by one loop device.
-    private func expectMountedOnce(_ sim: PortageSimulator, _ kv: ByteString, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectMountedOnce(_ sim: PortageSimulator, _ kv: ByteString, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let root = sim.root
         let mounts = root.mounts(at: root.mountPoint(kv))
         #expect(mounts.count == 1, "\(root.mountPoint(kv)) should be mounted once: \(mounts)", sourceLocation: sourceLocation)
@@ -479,7 +479,7 @@ struct PortageScenarioTests {
 
     /// S holds exactly what src_unpack put there (the skeleton; owners aside,
     /// since it was unpacked as the portage user), and no image was left beside it.
-    private func expectSourcesIntact(_ sim: PortageSimulator, _ pvr: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectSourcesIntact(_ sim: PortageSimulator, _ pvr: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let tree = sim.sourceDirectory(pvr)
         var comparison = Manifest.Comparison()
         comparison.ownership = .ignore
@@ -490,7 +490,7 @@ struct PortageScenarioTests {
     }
 
     /// A failed build leaves ROOT as it was: no image, no vdb entry, no mounts.
-    private func expectNothingMerged(_ sim: PortageSimulator, _ pvr: String, _ kv: ByteString, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectNothingMerged(_ sim: PortageSimulator, _ pvr: String, _ kv: ByteString, sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(!sim.isInstalled(pvr), sourceLocation: sourceLocation)
         #expect(!FS.exists(sim.root.image(kv)), sourceLocation: sourceLocation)
         #expect(sim.root.mounts.isEmpty, "\(sim.root.mounts)", sourceLocation: sourceLocation)

@@ -103,6 +103,43 @@ struct PortageSimulatorTests {
         #expect(Self.records(edited).map { $0["SOURCE"] ?? "" } == ["edited", "edited"], "\(edited)")
     }
 
+    @Test(
+        "The hooks find only the simulator's ksqsh, never one installed on the machine, and none once it is removed",
+        .enabled(if: getuid() == 0, "the simulator chowns the unpacked tree and mounts a tmpfs: needs root"),
+        .enabled(if: Subprocess.isInstalled("unshare"), "needs unshare (util-linux) for a private /usr/local/bin"))
+    func installedKsqshIsNeverUsed() throws {
+        let sim = try PortageSimulator("sim-installed-ksqsh")
+        defer { sim.tearDown() }
+        let tree = try Self.tinyTree(in: sim)
+        // /usr/local/bin/ksqsh as `make setup` installs it, for the simulator's
+        // eyes only: a private mount namespace covers /usr/local/bin with a
+        // tmpfs holding a stand-in that leaves a witness if anything runs it.
+        let witness = sim.state / "installed-ksqsh-ran"
+        let installed = sim.state / "installed-ksqsh"
+        try FS.writeFile(installed, Array("#!/bin/sh\ntouch '\(witness)'\n".utf8), mode: 0o755)
+        let launcher: [ByteString] = [
+            "unshare", "--mount", "--propagation", "private", "--", "bash", "-c",
+            #"mount -t tmpfs -o size=1m,mode=0755 installed /usr/local/bin && install -m 0755 "$0" /usr/local/bin/ksqsh && exec "$@""#, installed,
+        ]
+        let hook = """
+            pre_src_install() { printf 'FOUND [%s]\\n' "$(type -ap ksqsh | paste -sd ' ')"; }
+
+            """
+        try sim.root.write(sim.envHook, Array(hook.utf8))
+        let environment: [String: String?] = ["SIM_KERNEL_TREE": tree.string]
+
+        try sim.run("install-helper", launcher: launcher).requireSuccess()
+        let with = try sim.run("emerge", "6.12.10", environment: environment, launcher: launcher)
+        try #require(with.succeeded, "\(with)")
+        #expect(with.lines(containing: "FOUND [").map(String.init) == ["FOUND [\(sim.helperCopy)]"], "\(with)")
+
+        try sim.run("remove-helper", launcher: launcher).requireSuccess()
+        let without = try sim.run("emerge", "6.12.10", environment: environment, launcher: launcher)
+        try #require(without.succeeded, "\(without)")
+        #expect(without.lines(containing: "FOUND [").map(String.init) == ["FOUND []"], "\(without)")
+        #expect(!FS.exists(witness), "the installed ksqsh was run")
+    }
+
     // MARK: - Helpers
 
     /// A "kernel tree" of two files: enough for the phases, nothing to squash.

@@ -58,7 +58,8 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
     }
 
     /// The process exit status for this kind of failure. 64 is left to usage
-    /// errors (swift-argument-parser), 1 to anything unforeseen.
+    /// errors (swift-argument-parser), 1 to anything unforeseen. Never 126 or
+    /// 127: the generated hooks read those as "ksqsh could not start".
     public var exitStatus: Int32 {
         switch kind {
         case .sourceMissing: 10

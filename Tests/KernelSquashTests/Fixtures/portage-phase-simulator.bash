@@ -51,7 +51,8 @@
 #   SIM_ROOT            the target root, an absolute path (required)
 #   SIM_STATE           the simulator's own directory, outside ROOT (required):
 #                       bin/ (KSQSH_COPY, first in PATH), tmp/ (PORTAGE_TMPDIR),
-#                       binpkgs/
+#                       binpkgs/, path/ (system directories of PATH without
+#                       their ksqsh, so that the copy is the only one found)
 #   SIM_KSQSH           the ksqsh to install (install-helper)
 #   SIM_KERNEL_TREE     the kernel source tree src_unpack "unpacks"
 #   SIM_USE             USE of the package (default: symlink)
@@ -118,11 +119,33 @@ sim_env_dir="${sim_root}/etc/portage/env/${sim_category}"
 case ${sim_eapi} in 6 | 7 | 8) ;; *) sim_fail "SIM_EAPI must be 6, 7 or 8" ;; esac
 case ${sim_slot_rule} in pvr | pv) ;; *) sim_fail "SIM_SLOT must be pvr or pv" ;; esac
 
-# Only the installed copy may be found: deleting it must leave the hooks
-# without any ksqsh at all.
-export PATH="${sim_helper_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Only the installed copy may be found, whatever this machine has installed:
+# deleting it must leave the hooks without any ksqsh at all, and a ksqsh in
+# /usr/local/bin or /usr/bin must be neither run nor touched. So PATH is the
+# copy's directory, then the system's, where one that holds a ksqsh is
+# replaced by a mirror of it without that file (symlinks to everything else).
+hermetic_path() {
+	local directory mirror index=0 path=${sim_helper_dir}
+	rm -rf "${sim_path_mirrors}"
+	for directory in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+		if [[ -e "${directory}/ksqsh" || -L "${directory}/ksqsh" ]]; then
+			mirror="${sim_path_mirrors}/${index}"
+			index=$((index + 1))
+			mkdir -p "${mirror}" || return 1
+			# -H: /bin is a symlink to /usr/bin on merged-/usr systems.
+			find -H "${directory}" -mindepth 1 -maxdepth 1 ! -name ksqsh -exec ln -s -t "${mirror}" {} + || return 1
+			directory=${mirror}
+		fi
+		path+=":${directory}"
+	done
+	printf '%s' "${path}"
+}
+sim_path_mirrors="${sim_state}/path"
+sim_path=$(hermetic_path) || sim_fail "cannot build the phases' PATH in ${sim_path_mirrors}"
+export PATH=${sim_path}
+unset sim_path
 sim_other_ksqsh=$(type -ap ksqsh | grep -vxF "${sim_helper}" | head -n 1)
-[[ -z ${sim_other_ksqsh} ]] || sim_fail "PATH holds another ksqsh (${sim_other_ksqsh}); the test needs the copy to be the only one"
+[[ -z ${sim_other_ksqsh} ]] || sim_fail "PATH still finds another ksqsh (${sim_other_ksqsh})"
 unset sim_other_ksqsh
 
 # ---------------------------------------------------------------------------

@@ -98,9 +98,13 @@ final class PortageSimulator {
 
     // MARK: - Commands
 
-    /// Runs one simulator command ("emerge", "unmerge", ...) against this machine.
+    /// Runs one simulator command ("emerge", "unmerge", ...) against this
+    /// machine; under `launcher` (a command line that ends by running its
+    /// arguments, e.g. `unshare ... -- bash -c '...; exec "$@"'`) if given.
     @discardableResult
-    func run(_ command: String, _ pvr: String? = nil, environment extra: [String: String?] = [:], timeout: Duration = .seconds(240)) throws -> SimulatorRun {
+    func run(
+        _ command: String, _ pvr: String? = nil, environment extra: [String: String?] = [:], launcher: [ByteString] = [], timeout: Duration = .seconds(240)
+    ) throws -> SimulatorRun {
         // The skeleton is cut (once per machine) only when a test needs it.
         let tree: String?
         if let given = extra["SIM_KERNEL_TREE"] { tree = given } else { tree = try KernelSkeleton.kconfig.tree().string }
@@ -116,8 +120,9 @@ final class PortageSimulator {
             "KSQSH_FALLBACK": nil, "KSQSH_PREPARE": nil,
         ]
         for (name, value) in extra { environment[name] = value }
-        let arguments = [Self.script, ByteString(command)] + (pvr.map { [ByteString($0)] } ?? [])
-        return SimulatorRun(try Subprocess.run("bash", arguments, environment: environment, timeout: timeout))
+        let arguments: [ByteString] = ["bash", Self.script, ByteString(command)] + (pvr.map { [ByteString($0)] } ?? [])
+        let line = launcher + arguments
+        return SimulatorRun(try Subprocess.run(line[0], Array(line.dropFirst()), environment: environment, timeout: timeout))
     }
 
     /// install-helper, then install-hooks: a machine with ksqsh and its hooks.
