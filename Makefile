@@ -2,7 +2,9 @@
 #
 #   make                 release build (.build/release/ksqsh)
 #   make install         to $(DESTDIR)$(PREFIX)/bin/ksqsh   (PREFIX=/usr/local)
-#   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo)
+#   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo),
+#                        and the Gentoo tools the tests run, in a local venv (.venv)
+#   make dist            source and dependency tarballs for the ebuild, into $(DIST_DIR)
 #   make test            the test suite (needs root: it loop-mounts images)
 #   make reliability     the reliability suites, summarised as one table
 #   make bench           ksqsh vs mksquashfs vs gensquashfs on a whole kernel tree,
@@ -19,6 +21,11 @@ BINDIR  ?= $(PREFIX)/bin
 DESTDIR ?=
 SWIFT   ?= swift
 INSTALL ?= install
+# Extra `swift build` flags, e.g. the ebuild's offline and job-count flags.
+SWIFT_BUILD_FLAGS ?=
+
+# One source of truth: the version the CLI reports (`ksqsh --version`).
+VERSION := $(shell sed -n 's/^ *version: "\([^"]*\)",$$/\1/p' Sources/ksqsh/Ksqsh.swift)
 
 RELEASE_DIR := .build/release
 KSQSH       := $(RELEASE_DIR)/ksqsh
@@ -41,11 +48,13 @@ BENCH_ARGS ?=
 # liblzma, zlib and zstd for tarballs, via pkg-config), the reference tools
 # the tests and bench compare against (with tar, git and the compressors
 # that make test tarballs), shellcheck for generated hooks, the kernel
-# source and what building it needs, and /usr/bin/time.
+# source and what building it needs, /usr/bin/time, and Debian's own
+# Python with venv for the Gentoo tools below.
 DEBIAN_PACKAGES := \
 	libsquashfs-dev liblzma-dev zlib1g-dev libzstd-dev libmount-dev pkg-config \
 	squashfs-tools squashfs-tools-ng shellcheck tar git xz-utils zstd bzip2 \
-	linux-source-6.12 bc flex bison libelf-dev libssl-dev make gcc time
+	linux-source-6.12 bc flex bison libelf-dev libssl-dev make gcc time \
+	python3 python3-venv
 
 # The same for Gentoo; pkgconf is in every stage3 but SwiftPM needs it.
 GENTOO_PACKAGES := \
@@ -63,13 +72,13 @@ SHELL       := /bin/bash
 # its prerequisites running left to right (deps before kernel-tree).
 .NOTPARALLEL:
 
-.PHONY: all build install uninstall deps test reliability bench bench-quick bench-cold kernel-tree setup clean
+.PHONY: all build install uninstall deps system-deps venv dist test reliability bench bench-quick bench-cold kernel-tree setup clean
 
 all: build
 
 # Builds every product (ksqsh and ksqsh-bench); SwiftPM decides what is stale.
 build:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
 
 install: build
 	$(INSTALL) -Dm755 $(KSQSH) "$(DESTDIR)$(BINDIR)/ksqsh"
@@ -77,9 +86,11 @@ install: build
 uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/ksqsh"
 
+deps: system-deps venv
+
 # Idempotent: installs only what is missing, and says so in one line when
 # nothing is.
-deps:
+system-deps:
 	@if [[ -f /etc/gentoo-release ]] && command -v emerge >/dev/null; then
 		packages=($(GENTOO_PACKAGES))
 		# dev-lang/swift builds LLVM from source: skip it when a toolchain is already here.
@@ -107,6 +118,29 @@ deps:
 		echo "squashfs-tools, shellcheck, a Swift 6 toolchain, and a kernel source tree." >&2
 		exit 1
 	fi
+
+# Real portage and pkgcheck check the overlay in gentoo/ (make test), from
+# PyPI into a venv of this checkout, never system-wide. Pinned: the newest
+# pkgcore needs bash 5.3 and exits silently on Debian 12's 5.2, and
+# tree-sitter-bash 0.25 speaks a grammar ABI tree-sitter 0.23 refuses.
+# The stamp holds the pins, so a changed pin rebuilds the venv.
+VENV        ?= .venv
+PYTHON      ?= /usr/bin/python3
+VENV_PINS   := portage==3.0.83 pkgcore==0.12.29 pkgcheck==0.10.33 snakeoil==0.10.11 \
+	tree-sitter==0.23.2 tree-sitter-bash==0.23.3
+VENV_STAMP  := $(VENV)/ksqsh-pins
+
+venv:
+	@if [[ -f "$(VENV_STAMP)" && "$$(cat "$(VENV_STAMP)")" == "$(VENV_PINS)" && -x "$(VENV)/bin/pkgcheck" ]]; then
+		echo "make deps: $(VENV) already has $(VENV_PINS)"
+		exit 0
+	fi
+	command -v "$(PYTHON)" >/dev/null || { echo "make deps: $(PYTHON) is missing (Debian: python3 python3-venv)" >&2; exit 1; }
+	echo "make deps: installing $(VENV_PINS) into $(VENV)"
+	rm -rf "$(VENV)"
+	"$(PYTHON)" -m venv "$(VENV)"
+	"$(VENV)/bin/pip" install --quiet --disable-pip-version-check $(VENV_PINS)
+	echo "$(VENV_PINS)" > "$(VENV_STAMP)"
 
 # Plain `swift test`: the suites loop-mount real images and pace their own
 # concurrency (`.serialized`), so no --parallel here.
