@@ -296,3 +296,49 @@ fuzz:
 		-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=8192 \
 		-max_len=65536 -artifact_prefix=$(FUZZ_BUILD)/artifacts/ -print_final_stats=1 \
 		$(FUZZ_ARGS) $(FUZZ_BUILD)/corpus Fuzz/corpus
+
+# The two tarballs the ebuild (gentoo/) fetches, into $(DIST_DIR):
+#   ksqsh-V.tar.gz       the source at HEAD (git archive)
+#   ksqsh-V-deps.tar.xz  the resolved Swift packages as SwiftPM leaves them
+#                        after `swift package resolve`: .build/checkouts/*,
+#                        .build/workspace-state.json and Package.resolved
+# Both unpack into ksqsh-V/, where `swift build` then needs no network: it
+# tries once to refill its repository cache, fails quietly, and builds from
+# the checkouts that workspace-state.json pins.
+# Same commit, same bytes: names sorted, owners 0, every mtime the commit's,
+# gzip without a name or time, single-threaded xz. Only HEAD is packed, so a
+# tree with uncommitted changes is refused rather than silently left out.
+# The pins come from this checkout's Package.resolved when there is one.
+DIST_DIR ?= .build/dist
+
+dist:
+	@if [[ -n "$$(git status --porcelain --untracked-files=no)" ]]; then
+		echo "make dist: the work tree has uncommitted changes; commit or stash them first (dist packs HEAD)" >&2
+		exit 1
+	fi
+	name="ksqsh-$(VERSION)"
+	epoch=$$(git log -1 --format=%ct HEAD)
+	mkdir -p "$(DIST_DIR)"
+	staging=$$(mktemp -d "$(DIST_DIR)/.staging.XXXXXX")
+	trap 'rm -rf "$$staging"' EXIT
+	git archive --format=tar --prefix="$$name/" HEAD | gzip -n -9 > "$$staging/$$name.tar.gz"
+	# Resolve in a copy of HEAD, so the developer's own .build stays out of it.
+	mkdir "$$staging/resolve"
+	git archive --format=tar HEAD | tar -x -C "$$staging/resolve"
+	[[ ! -f Package.resolved ]] || cp Package.resolved "$$staging/resolve/"
+	$(SWIFT) package --package-path "$$staging/resolve" resolve >&2
+	# Each checkout as its pinned commit holds it: no .git, nothing SwiftPM wrote.
+	tree="$$staging/deps/$$name"
+	mkdir -p "$$tree/.build/checkouts"
+	for checkout in "$$staging"/resolve/.build/checkouts/*/; do
+		dependency=$$(basename "$$checkout")
+		mkdir "$$tree/.build/checkouts/$$dependency"
+		git -C "$$checkout" archive --format=tar HEAD | tar -x -C "$$tree/.build/checkouts/$$dependency"
+	done
+	cp "$$staging/resolve/.build/workspace-state.json" "$$tree/.build/"
+	cp "$$staging/resolve/Package.resolved" "$$tree/"
+	tar -C "$$staging/deps" --create --sort=name --format=gnu --mtime="@$$epoch" \
+		--owner=0 --group=0 --numeric-owner --mode='a+rX,u+w,go-w' "$$name" |
+		xz -T1 -6 --check=crc64 > "$$staging/$$name-deps.tar.xz"
+	mv "$$staging/$$name.tar.gz" "$$staging/$$name-deps.tar.xz" "$(DIST_DIR)/"
+	echo "make dist: wrote $(DIST_DIR)/$$name.tar.gz and $(DIST_DIR)/$$name-deps.tar.xz"
