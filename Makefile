@@ -310,12 +310,19 @@ fuzz:
 # tree with uncommitted changes is refused rather than silently left out.
 # The pins come from this checkout's Package.resolved when there is one.
 DIST_DIR ?= .build/dist
+DIST_DIRTY := make dist: the work tree has uncommitted changes; commit or stash them first (dist packs HEAD)
+
+# Checked while the Makefile is read, so the refusal is one line (a failing
+# recipe would add make's own "*** Error" line); the recipe checks again for
+# a `dist` that runs as another target's prerequisite.
+ifneq ($(filter dist,$(MAKECMDGOALS)),)
+ifneq ($(shell git status --porcelain --untracked-files=no),)
+$(error $(DIST_DIRTY))
+endif
+endif
 
 dist:
-	@if [[ -n "$$(git status --porcelain --untracked-files=no)" ]]; then
-		echo "make dist: the work tree has uncommitted changes; commit or stash them first (dist packs HEAD)" >&2
-		exit 1
-	fi
+	@[[ -z "$$(git status --porcelain --untracked-files=no)" ]] || { echo "$(DIST_DIRTY)" >&2; exit 1; }
 	name="ksqsh-$(VERSION)"
 	epoch=$$(git log -1 --format=%ct HEAD)
 	mkdir -p "$(DIST_DIR)"
