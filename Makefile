@@ -48,13 +48,14 @@ BENCH_ARGS ?=
 # liblzma, zlib and zstd for tarballs, via pkg-config), the reference tools
 # the tests and bench compare against (with tar, git and the compressors
 # that make test tarballs), shellcheck for generated hooks, the kernel
-# source and what building it needs, /usr/bin/time, and Debian's own
-# Python with venv for the Gentoo tools below.
+# source and what building it needs, /usr/bin/time, Debian's own Python
+# with venv for the Gentoo tools below, and scanelf (pax-utils), which
+# portage's estrip runs in the overlay's test build.
 DEBIAN_PACKAGES := \
 	libsquashfs-dev liblzma-dev zlib1g-dev libzstd-dev libmount-dev pkg-config \
 	squashfs-tools squashfs-tools-ng shellcheck tar git xz-utils zstd bzip2 \
 	linux-source-6.12 bc flex bison libelf-dev libssl-dev make gcc time \
-	python3 python3-venv
+	python3 python3-venv pax-utils
 
 # The same for Gentoo; pkgconf is in every stage3 but SwiftPM needs it.
 GENTOO_PACKAGES := \
