@@ -55,18 +55,20 @@ struct GentooOverlayTests {
         return (now, fromBranchInstall)
     }
 
-    @Test("Real portage builds the release ebuild offline and installs exactly the expected files; the binary runs without the Swift toolchain")
+    @Test("Real portage builds the release ebuild offline and installs exactly the expected files; the binary runs without the Swift toolchain; pkg_postinst names ksqsh hooks install")
     func portageBuildsOffline() throws {
         let scratch = try TemporaryDirectory("gentoo-portage")
         defer { scratch.remove() }
         let portage = try Self.release(in: scratch)
         let version = try Checkout.version()
 
-        // One portage run: the Manifest for the two tarballs, then every
-        // phase up to src_install (a full release build of ksqsh, a few
-        // minutes on two cores).
-        let run = try portage.run("ebuild", [try Self.releaseEbuild(portage), "manifest", "clean", "install"], timeout: .seconds(1500))
+        // One portage run: the Manifest for the two tarballs, every phase up
+        // to src_install (a full release build of ksqsh, a few minutes on
+        // two cores), then pkg_postinst, which merges nothing but says what to do.
+        let run = try portage.run(
+            "ebuild", [try Self.releaseEbuild(portage), "manifest", "clean", "install", "postinst"], timeout: .seconds(1500))
         try #require(run.succeeded, "\(run)")
+        #expect(run.stdoutText.contains("ksqsh hooks install") || run.stderrText.contains("ksqsh hooks install"), "pkg_postinst does not say how to install the hooks:\n\(run)")
 
         let image = portage.image("ksqsh-\(version)")
         let listing = try Subprocess.runChecked("find", [image, "-mindepth", "1", "!", "-type", "d", "-printf", "%P\\n"])

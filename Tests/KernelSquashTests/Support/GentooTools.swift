@@ -51,7 +51,8 @@ enum Checkout {
 
 /// A throwaway PORTAGE_CONFIGROOT for real portage from the venv: the
 /// stand-in ::gentoo as master, a copy of the overlay (portage writes its
-/// Manifest), a DISTDIR, a PORTAGE_TMPDIR, and only the FEATURES this
+/// Manifest), a DISTDIR, a PORTAGE_TMPDIR, its metadata cache (else in
+/// the system's /var/cache/edb), and only the FEATURES this
 /// machine can honour: sys-apps/sandbox is in no registry here, and Debian
 /// has no portage user, so everything runs as root, unsandboxed, but without
 /// network (network-sandbox).
@@ -82,6 +83,7 @@ struct PortageConfigRoot {
             FEATURES="${FEATURES} -sandbox -usersandbox -userpriv -usersync -userfetch network-sandbox"
             PORTAGE_USERNAME="root"
             PORTAGE_GRPNAME="root"
+            PORTAGE_DEPCACHEDIR="\(path / "depcache")"
             PORTAGE_TMPDIR="\(temporary)"
             DISTDIR="\(distfiles)"
             ACCEPT_KEYWORDS="~amd64"
