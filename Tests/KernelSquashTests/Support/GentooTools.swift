@@ -51,11 +51,11 @@ enum Checkout {
 
 /// A throwaway PORTAGE_CONFIGROOT for real portage from the venv: the
 /// stand-in ::gentoo as master, a copy of the overlay (portage writes its
-/// Manifest), a DISTDIR, a PORTAGE_TMPDIR, its metadata cache (else in
-/// the system's /var/cache/edb), and only the FEATURES this
-/// machine can honour: sys-apps/sandbox is in no registry here, and Debian
-/// has no portage user, so everything runs as root, unsandboxed, but without
-/// network (network-sandbox).
+/// Manifest there), a DISTDIR, a PORTAGE_TMPDIR, portage's metadata cache
+/// (else in the system's /var/cache/edb), and only the FEATURES this
+/// machine can honour: sys-apps/sandbox is in no registry here and Debian
+/// has no portage user, so the phases run as root and unsandboxed, but
+/// without network (network-sandbox, and `run` adds unshare --net).
 struct PortageConfigRoot {
     let path: ByteString
     var overlay: ByteString { path / "overlay" }
