@@ -8,16 +8,16 @@ struct DistTests {
     static var version: String { get throws { try Checkout.version() } }
 
     @Test("Two runs a second apart write the same bytes; both tarballs unpack into ksqsh-VERSION/, owned by 0, the deps tarball as SwiftPM leaves a resolve")
-    func sameBytesTwice() throws {
+    func sameBytesTwice() async throws {
         let scratch = try TemporaryDirectory("dist-twice")
         defer { scratch.remove() }
         let checkout = scratch["ksqsh"]
         try Checkout.clone(to: checkout)
 
-        let first = try Checkout.makeDist(in: checkout, into: scratch["first"])
+        let first = try await Checkout.makeDist(in: checkout, into: scratch["first"])
         try #require(first.succeeded, "\(first)")
-        sleep(1)  // a wall-clock time anywhere in the tarballs would now differ
-        let second = try Checkout.makeDist(in: checkout, into: scratch["second"])
+        try await Task.sleep(for: .seconds(1))  // a wall-clock time anywhere in the tarballs would now differ
+        let second = try await Checkout.makeDist(in: checkout, into: scratch["second"])
         try #require(second.succeeded, "\(second)")
 
         let version = try Self.version
@@ -47,7 +47,7 @@ struct DistTests {
     }
 
     @Test("A tree with uncommitted changes is refused: one line on stderr, a non-zero exit, nothing written")
-    func dirtyTreeRefused() throws {
+    func dirtyTreeRefused() async throws {
         let scratch = try TemporaryDirectory("dist-dirty")
         defer { scratch.remove() }
         let checkout = scratch["ksqsh"]
@@ -59,7 +59,7 @@ struct DistTests {
         #expect(before.contains(" M README.md"), "git status: \(before)")
 
         let output = scratch["out"]
-        let result = try Checkout.makeDist(in: checkout, into: output)
+        let result = try await Checkout.makeDist(in: checkout, into: output)
         #expect(result.exitCode != 0, "\(result)")
         #expect(result.stderrLines.count == 1, "stderr must be exactly one line: \(result)")
         #expect(result.stderrText.contains("uncommitted changes"), "\(result)")

@@ -15,14 +15,14 @@ struct GentooOverlayTests {
     }
 
     @Test("pkgcheck scan finds no error and no warning in the overlay (with the Manifest a release has)")
-    func pkgcheckClean() throws {
+    func pkgcheckClean() async throws {
         let scratch = try TemporaryDirectory("gentoo-pkgcheck")
         defer { scratch.remove() }
-        let portage = try Self.release(in: scratch)
-        let manifest = try portage.run("ebuild", [try Self.releaseEbuild(portage), "manifest"], timeout: .seconds(120))
+        let portage = try await Self.release(in: scratch)
+        let manifest = try await portage.run("ebuild", [try Self.releaseEbuild(portage), "manifest"], timeout: .seconds(120))
         try #require(manifest.succeeded, "\(manifest)")
 
-        let scan = try portage.run(
+        let scan = try await portage.run(
             "pkgcheck",
             ["--config", portage.configDirectory, "scan", "--reporter", "FormatReporter",
              "--format", "{level}: {category}/{package}-{version}: {name}: {desc}", portage.overlay],
@@ -56,16 +56,16 @@ struct GentooOverlayTests {
     }
 
     @Test("Real portage builds the release ebuild offline and installs exactly the expected files; the binary runs without the Swift toolchain; pkg_postinst names ksqsh hooks install")
-    func portageBuildsOffline() throws {
+    func portageBuildsOffline() async throws {
         let scratch = try TemporaryDirectory("gentoo-portage")
         defer { scratch.remove() }
-        let portage = try Self.release(in: scratch)
+        let portage = try await Self.release(in: scratch)
         let version = try Checkout.version()
 
         // One portage run: the Manifest for the two tarballs, every phase up
         // to src_install (a full release build of ksqsh, a few minutes on
         // two cores), then pkg_postinst, which merges nothing but says what to do.
-        let run = try portage.run(
+        let run = try await portage.run(
             "ebuild", [try Self.releaseEbuild(portage), "manifest", "clean", "install", "postinst"], timeout: .seconds(1500))
         try #require(run.succeeded, "\(run)")
         let output = run.stdoutText + run.stderrText
@@ -98,11 +98,11 @@ struct GentooOverlayTests {
     /// A fresh PORTAGE_CONFIGROOT whose DISTDIR holds what `make dist`
     /// packs in a clone of the committed checkout. The overlay is a copy of
     /// the working tree's, so an edited ebuild is checked before its commit.
-    static func release(in scratch: TemporaryDirectory) throws -> PortageConfigRoot {
+    static func release(in scratch: TemporaryDirectory) async throws -> PortageConfigRoot {
         let portage = try PortageConfigRoot(at: scratch["portage"])
         let checkout = scratch["ksqsh"]
         try Checkout.clone(to: checkout)
-        let dist = try Checkout.makeDist(in: checkout, into: portage.distfiles)
+        let dist = try await Checkout.makeDist(in: checkout, into: portage.distfiles)
         try #require(dist.succeeded, "\(dist)")
         return portage
     }

@@ -42,8 +42,8 @@ enum Checkout {
 
     /// `make -C checkout dist DIST_DIR=…`.
     @discardableResult
-    static func makeDist(in checkout: ByteString, into directory: ByteString) throws -> ProcessResult {
-        try Subprocess.run(
+    static func makeDist(in checkout: ByteString, into directory: ByteString) async throws -> ProcessResult {
+        try await Subprocess.runOffPool(
             "make", ["--no-print-directory", "-C", checkout, "dist", "DIST_DIR=" + directory],
             timeout: .seconds(300))
     }
@@ -114,7 +114,7 @@ struct PortageConfigRoot {
     /// directory lead. HOME is portage's own per-package one in the phases;
     /// GIT_CONFIG_NOSYSTEM keeps /etc/gitconfig's url rewrites (a developer
     /// machine's local mirrors) away from SwiftPM, as on a user's machine.
-    func run(_ program: ByteString, _ arguments: [ByteString], timeout: Duration) throws -> ProcessResult {
+    func run(_ program: ByteString, _ arguments: [ByteString], timeout: Duration) async throws -> ProcessResult {
         var searchPath = [shims.string]
         if let swift = SwiftToolchain.binDirectory { searchPath.append(swift) }
         searchPath += ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
@@ -131,7 +131,7 @@ struct PortageConfigRoot {
             // should have /usr/bin/ksqsh, as on a Gentoo system, not a prefix.
             "PORTAGE_OVERRIDE_EPREFIX=",
         ]
-        return try Subprocess.run(
+        return try await Subprocess.runOffPool(
             "env", environment + ["unshare", "--net", "--", try Checkout.venvProgram(program)] + arguments,
             timeout: timeout)
     }
