@@ -7,7 +7,9 @@
 #                        mount service under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
 #                        and $(DESTDIR)$(SYSCONFDIR) (/etc); builds only what is missing
 #   make uninstall       removes what `make install` with the same variables wrote
-#   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo)
+#   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo),
+#                        and the Gentoo tools the tests run, in a local venv (.venv)
+#   make dist            source and dependency tarballs for the ebuild, into $(DIST_DIR)
 #   make test            build, then the test suite (needs root: it loop-mounts images)
 #   make reliability     the reliability suites, summarised as one table
 #   make bench           ksqsh vs mksquashfs vs gensquashfs on a whole kernel tree,
@@ -37,12 +39,14 @@ INIT    ?= auto
 DESTDIR ?=
 SWIFT   ?= swift
 INSTALL ?= install
+# One source of truth: the version the CLI reports (`ksqsh --version`).
+VERSION := $(shell sed -n 's/^ *version: "\([^"]*\)",$$/\1/p' Sources/ksqsh/Ksqsh.swift)
 
 # The Swift runtime is linked statically: the binary needs only C libraries
 # (libsquashfs, liblzma, libmount, zlib, zstd, libc, libstdc++) and keeps
 # working after the toolchain that built it is gone (on Gentoo, dev-lang/swift
-# is a build-time dependency). SWIFT_BUILD_FLAGS adds flags, e.g. for an
-# offline build.
+# is a build-time dependency). SWIFT_BUILD_FLAGS adds flags, e.g. the
+# ebuild's offline and job-count flags.
 SWIFT_BUILD_FLAGS ?=
 SWIFT_BUILD       := $(SWIFT) build -c release --static-swift-stdlib $(SWIFT_BUILD_FLAGS)
 
@@ -76,11 +80,14 @@ BENCH_ARGS ?=
 # liblzma, zlib and zstd for tarballs, via pkg-config), the reference tools
 # the tests and bench compare against (with tar, git and the compressors
 # that make test tarballs), shellcheck for generated hooks, the kernel
-# source and what building it needs, and /usr/bin/time.
+# source and what building it needs, /usr/bin/time, Debian's own Python
+# with venv for the Gentoo tools below, and scanelf (pax-utils), which
+# portage's estrip runs in the overlay's test build.
 DEBIAN_PACKAGES := \
 	libsquashfs-dev liblzma-dev zlib1g-dev libzstd-dev libmount-dev pkg-config \
 	squashfs-tools squashfs-tools-ng shellcheck tar git xz-utils zstd bzip2 \
-	linux-source-6.12 bc flex bison libelf-dev libssl-dev make gcc time
+	linux-source-6.12 bc flex bison libelf-dev libssl-dev make gcc time \
+	python3 python3-venv pax-utils
 
 # The same for Gentoo; pkgconf is in every stage3 but SwiftPM needs it.
 GENTOO_PACKAGES := \
@@ -98,7 +105,7 @@ SHELL       := /bin/bash
 # its prerequisites running left to right (deps before kernel-tree).
 .NOTPARALLEL:
 
-.PHONY: all build bench-tool man completions install uninstall install-check init-check deps test reliability bench bench-quick bench-cold kernel-tree setup clean
+.PHONY: all build bench-tool man completions install uninstall install-check init-check deps system-deps venv dist test reliability bench bench-quick bench-cold kernel-tree setup clean
 
 all: build
 
@@ -188,9 +195,11 @@ uninstall: init-check
 		$(if $(filter openrc,$(INIT_SYSTEMS)),"$(DESTDIR)$(INITDIR)/ksqsh") \
 		$(if $(filter systemd,$(INIT_SYSTEMS)),"$(DESTDIR)$(SYSTEMDUNITDIR)/ksqsh-mount.service")
 
+deps: system-deps venv
+
 # Idempotent: installs only what is missing, and says so in one line when
 # nothing is.
-deps:
+system-deps:
 	@if [[ -f /etc/gentoo-release ]] && command -v emerge >/dev/null; then
 		packages=($(GENTOO_PACKAGES))
 		# dev-lang/swift builds LLVM from source: skip it when a toolchain is already here.
@@ -218,6 +227,29 @@ deps:
 		echo "squashfs-tools, shellcheck, a Swift 6 toolchain, and a kernel source tree." >&2
 		exit 1
 	fi
+
+# Real portage and pkgcheck check the overlay in gentoo/ (make test), from
+# PyPI into a venv of this checkout, never system-wide. Pinned: the newest
+# pkgcore needs bash 5.3 and exits silently on Debian 12's 5.2, and
+# tree-sitter-bash 0.25 speaks a grammar ABI tree-sitter 0.23 refuses.
+# The stamp holds the pins, so a changed pin rebuilds the venv.
+VENV        ?= .venv
+PYTHON      ?= /usr/bin/python3
+VENV_PINS   := portage==3.0.83 pkgcore==0.12.29 pkgcheck==0.10.33 snakeoil==0.10.11 \
+	tree-sitter==0.23.2 tree-sitter-bash==0.23.3
+VENV_STAMP  := $(VENV)/ksqsh-pins
+
+venv:
+	@if [[ -f "$(VENV_STAMP)" && "$$(cat "$(VENV_STAMP)")" == "$(VENV_PINS)" && -x "$(VENV)/bin/pkgcheck" ]]; then
+		echo "make deps: $(VENV) already has $(VENV_PINS)"
+		exit 0
+	fi
+	command -v "$(PYTHON)" >/dev/null || { echo "make deps: $(PYTHON) is missing (Debian: python3 python3-venv)" >&2; exit 1; }
+	echo "make deps: installing $(VENV_PINS) into $(VENV)"
+	rm -rf "$(VENV)"
+	"$(PYTHON)" -m venv "$(VENV)"
+	"$(VENV)/bin/pip" install --quiet --disable-pip-version-check $(VENV_PINS)
+	echo "$(VENV_PINS)" > "$(VENV_STAMP)"
 
 # Plain `swift test`: the suites loop-mount real images and pace their own
 # concurrency (`.serialized`), so no --parallel here.
@@ -378,3 +410,57 @@ fuzz:
 		-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=8192 \
 		-max_len=65536 -artifact_prefix=$(FUZZ_BUILD)/artifacts/ -print_final_stats=1 \
 		$(FUZZ_ARGS) $(FUZZ_BUILD)/corpus Fuzz/corpus
+
+# The two tarballs the ebuild (gentoo/) fetches, into $(DIST_DIR):
+#   ksqsh-V.tar.gz       the source at HEAD (git archive)
+#   ksqsh-V-deps.tar.xz  the resolved Swift packages as SwiftPM leaves them
+#                        after `swift package resolve`: .build/checkouts/*,
+#                        .build/workspace-state.json and Package.resolved
+# Both unpack into ksqsh-V/, where `swift build` then needs no network: it
+# tries once to refill its repository cache, fails quietly, and builds from
+# the checkouts that workspace-state.json pins.
+# Same commit, same bytes: names sorted, owners 0, every mtime the commit's,
+# gzip without a name or time, single-threaded xz. Only HEAD is packed, so a
+# tree with uncommitted changes is refused rather than silently left out.
+# The pins come from this checkout's Package.resolved when there is one.
+DIST_DIR ?= .build/dist
+DIST_DIRTY := make dist: the work tree has uncommitted changes; commit or stash them first (dist packs HEAD)
+
+# Checked while the Makefile is read, so the refusal is one line (a failing
+# recipe would add make's own "*** Error" line); the recipe checks again for
+# a `dist` that runs as another target's prerequisite.
+ifneq ($(filter dist,$(MAKECMDGOALS)),)
+ifneq ($(shell git status --porcelain --untracked-files=no),)
+$(error $(DIST_DIRTY))
+endif
+endif
+
+dist:
+	@[[ -z "$$(git status --porcelain --untracked-files=no)" ]] || { echo "$(DIST_DIRTY)" >&2; exit 1; }
+	name="ksqsh-$(VERSION)"
+	epoch=$$(git log -1 --format=%ct HEAD)
+	mkdir -p "$(DIST_DIR)"
+	staging=$$(mktemp -d "$(DIST_DIR)/.staging.XXXXXX")
+	trap 'rm -rf "$$staging"' EXIT
+	git archive --format=tar --prefix="$$name/" HEAD | gzip -n -9 > "$$staging/$$name.tar.gz"
+	# Resolve in a copy of HEAD, so the developer's own .build stays out of it.
+	mkdir "$$staging/resolve"
+	git archive --format=tar HEAD | tar -x -C "$$staging/resolve"
+	[[ ! -f Package.resolved ]] || cp Package.resolved "$$staging/resolve/"
+	$(SWIFT) package --package-path "$$staging/resolve" resolve >&2
+	# Each checkout as its pinned commit holds it: no .git, nothing SwiftPM wrote.
+	tree="$$staging/deps/$$name"
+	mkdir -p "$$tree/.build/checkouts"
+	for checkout in "$$staging"/resolve/.build/checkouts/*/; do
+		dependency=$$(basename "$$checkout")
+		mkdir "$$tree/.build/checkouts/$$dependency"
+		git -C "$$checkout" archive --format=tar HEAD | tar -x -C "$$tree/.build/checkouts/$$dependency"
+	done
+	cp "$$staging/resolve/.build/workspace-state.json" "$$tree/.build/"
+	cp "$$staging/resolve/Package.resolved" "$$tree/"
+	tar -C "$$staging/deps" --create --sort=name --format=gnu --mtime="@$$epoch" \
+		--owner=0 --group=0 --numeric-owner --mode='a+rX,u+w,go-w' "$$name" |
+		xz -T1 -6 --check=crc64 > "$$staging/$$name-deps.tar.xz"
+	mv "$$staging/$$name.tar.gz" "$$staging/$$name-deps.tar.xz" "$(DIST_DIR)/"
+	echo "make dist: wrote $(DIST_DIR)/$$name.tar.gz and $(DIST_DIR)/$$name-deps.tar.xz"
+

@@ -15,7 +15,7 @@ import Testing
 /// symlinked build dir for prepare/clean and the symlinked mount point for
 /// mount are in the Lifecycle suites.
 @Suite(
-    "Bad input to every subcommand", .serialized, .timeLimit(.minutes(5)),
+    "Bad input to every subcommand", .serialized, .hangGuard,
     .enabled(if: Requirements.isRoot && Mounts.canLoopMount, "needs root and loop devices (rows mount, and run as nobody)"))
 struct BadInputTests {
     @Test("The bad-input table: documented status, one line naming the path, nothing else changed; odd but valid names work")

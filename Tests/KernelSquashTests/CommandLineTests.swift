@@ -2,7 +2,7 @@ import Glibc
 import Testing
 
 /// The command line itself: help, usage errors (64), --quiet.
-@Suite("Command line", .timeLimit(.minutes(1)))
+@Suite("Command line", .hangGuard)
 struct CommandLineTests {
     @Test("The ksqsh binary exists next to the test bundle")
     func binaryIsBuilt() throws {
@@ -80,7 +80,7 @@ struct CommandLineTests {
 
 /// How the data is stored, per the design notes (docs/squashfs.md): duplicate
 /// files once, zero blocks as sparse blocks.
-@Suite("Image layout (design notes)", .timeLimit(.minutes(2)))
+@Suite("Image layout (design notes)", .hangGuard)
 struct ImageLayoutTests {
     @Test(
         "A duplicated multi-block incompressible file is stored once",
@@ -125,7 +125,7 @@ struct ImageLayoutTests {
     @Test(
         "A sparse file just over 4 GiB (size beyond 32 bits) round-trips",
         .enabled(if: Requirements.hasRdsquashfs, "needs rdsquashfs (squashfs-tools-ng)"),
-        .timeLimit(.minutes(2))
+        .hangGuard
     )
     func fileLargerThanFourGiB() throws {
         let work = try Workspace("huge")

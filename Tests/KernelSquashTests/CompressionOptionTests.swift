@@ -2,7 +2,7 @@ import Testing
 
 /// Compressor and block size: the defaults match mksquashfs's
 /// `-comp xz -b 1M -Xdict-size 100%`, and every option gives a readable image.
-@Suite("Compression and block size", .serialized, .timeLimit(.minutes(3)))
+@Suite("Compression and block size", .serialized, .hangGuard)
 struct CompressionOptionTests {
     @Test(
         "Defaults are xz with 1 MiB blocks, described like mksquashfs -comp xz -b 1M -Xdict-size 100%",

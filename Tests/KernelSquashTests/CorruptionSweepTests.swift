@@ -12,7 +12,7 @@ import Testing
 ///
 /// The offsets come from a seeded generator; the seed is printed, and
 /// KSQSH_SWEEP_SEED=N (or =random) replays or varies it.
-@Suite("Corruption sweep", .serialized, .timeLimit(.minutes(3)))
+@Suite("Corruption sweep", .serialized, .hangGuard)
 struct CorruptionSweepTests {
     static let defaultSeed: UInt64 = 0x6b73_7173_6863_6f72
 

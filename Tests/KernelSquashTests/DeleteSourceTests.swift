@@ -3,7 +3,7 @@ import Testing
 
 /// `--delete-source`: SRC's contents go only after the image has been written
 /// and verified; SRC itself stays, empty. Any failure leaves SRC untouched.
-@Suite("--delete-source", .serialized, .timeLimit(.minutes(3)))
+@Suite("--delete-source", .serialized, .hangGuard)
 struct DeleteSourceTests {
     /// `cp -a SRC COPY`: the reference the image is checked against once SRC is gone.
     static func copyTree(_ source: ByteString, to copy: ByteString) throws -> Manifest {

@@ -4,7 +4,7 @@ import Testing
 /// Every failure is clean: its own exit status, one line on stderr naming the
 /// path, no IMAGE (not even a partial one), no temp file beside it, and SRC
 /// exactly as it was.
-@Suite("Squash errors fail cleanly", .serialized, .timeLimit(.minutes(3)))
+@Suite("Squash errors fail cleanly", .serialized, .hangGuard)
 struct ErrorCaseTests {
     @Test("SRC missing exits 10")
     func sourceMissing() throws {
@@ -264,7 +264,7 @@ struct ErrorCaseTests {
         expectUnchanged(fixture.root, before: before)
     }
 
-    @Test("A FIFO in SRC is stored as a FIFO, never opened (no hang)", .timeLimit(.minutes(1)))
+    @Test("A FIFO in SRC is stored as a FIFO, never opened (no hang)", .hangGuard)
     func fifoIsNotRead() throws {
         let work = try Workspace("err-fifo")
         defer { work.remove() }
@@ -287,7 +287,7 @@ struct ErrorCaseTests {
     @Test(
         "A file truncated while ksqsh reads it exits 13",
         .enabled(if: FS.exists("/proc/self/fd"), "needs /proc to see when ksqsh has the file open"),
-        .timeLimit(.minutes(2))
+        .hangGuard
     )
     func fileTruncatedDuringSquash() throws {
         // Deterministic: wait until ksqsh holds the victim open (its fd shows

@@ -10,7 +10,7 @@ import Testing
 /// mid-read are in ErrorCaseTests; a mount busy through a working directory
 /// is in LifecycleUmountTests.
 @Suite(
-    "Faults from outside", .serialized, .timeLimit(.minutes(3)),
+    "Faults from outside", .serialized, .hangGuard,
     .enabled(if: Requirements.isRoot && Mounts.canLoopMount, "needs root and loop devices"))
 struct FaultTests {
     static let version = LifecycleRoot.version

@@ -3,7 +3,7 @@ import Testing
 
 /// The fixture and the manifest are the yardstick for every other test, so
 /// they are checked first, without ksqsh.
-@Suite("Fixture tree and manifest", .timeLimit(.minutes(2)))
+@Suite("Fixture tree and manifest", .hangGuard)
 struct FixtureTreeTests {
     @Test("The fixture holds every kind of entry the images must carry")
     func fixtureHasEveryEdgeCase() throws {

@@ -8,7 +8,7 @@ import Testing
 /// reading path (status's layout check, mount's metadata check, verify):
 /// each must fail with a KsqshError saying the image is unreadable or
 /// damaged, and `ksqsh verify` must exit 40 or 41 with one line.
-@Suite("Fuzz regressions", .timeLimit(.minutes(1)))
+@Suite("Fuzz regressions", .hangGuard)
 struct FuzzRegressionTests {
     static let directory = ByteString(#filePath).parent / "Fixtures/fuzz-regressions"
 

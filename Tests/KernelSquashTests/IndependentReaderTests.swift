@@ -5,7 +5,7 @@ import Testing
 /// squashes the fixture and reads it back with a reader that shares no code
 /// with ksqsh: unsquashfs (squashfs-tools), rdsquashfs (squashfs-tools-ng),
 /// and the kernel itself through a loop mount.
-@Suite("Independent readers agree with the source", .serialized, .timeLimit(.minutes(3)))
+@Suite("Independent readers agree with the source", .serialized, .hangGuard)
 struct IndependentReaderTests {
     /// ksqsh's default: everything owned by root. As non-root, extractors
     /// cannot chown, so ownership is not compared then.
@@ -123,7 +123,7 @@ struct IndependentReaderTests {
 }
 
 /// Ownership: root:root by default, kept with --keep-owner.
-@Suite("Ownership", .serialized, .timeLimit(.minutes(2)))
+@Suite("Ownership", .serialized, .hangGuard)
 struct OwnershipTests {
     @Test(
         "By default every entry is owned by root/root, even files owned by someone else",

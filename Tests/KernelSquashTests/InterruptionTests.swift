@@ -5,7 +5,7 @@ import Testing
 /// IMAGE's directory (or TMPDIR), SRC untouched. With SIGKILL nothing can run
 /// after the signal, so this holds only if the image is never visible under
 /// any name before it is complete (e.g. O_TMPFILE + linkat).
-@Suite("Interrupted squash", .serialized, .timeLimit(.minutes(3)))
+@Suite("Interrupted squash", .serialized, .hangGuard)
 struct InterruptionTests {
     /// ~50 MB of incompressible files: xz needs many seconds for it.
     static func buildLargeSource(_ root: ByteString) throws {

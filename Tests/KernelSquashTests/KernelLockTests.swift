@@ -6,7 +6,7 @@ import Testing
 /// a mount racing an unmount leaves one consistent state, and a lock held
 /// past KSQSH_LOCK_TIMEOUT is reported with exit status 69.
 @Suite(
-    "A lock per kernel version", .serialized, .timeLimit(.minutes(3)),
+    "A lock per kernel version", .serialized, .hangGuard,
     .enabled(if: Mounts.canLoopMount, "needs root and loop devices to mount images")
 )
 struct KernelLockTests {

@@ -11,7 +11,7 @@ import Testing
 /// and leave the image every run of this tree gives, byte for byte, which is
 /// checked once against the original tree's manifest.
 @Suite(
-    "Kill points of squash --verify --delete-source", .serialized, .timeLimit(.minutes(3)),
+    "Kill points of squash --verify --delete-source", .serialized, .hangGuard,
     .enabled(if: Requirements.isRoot, "needs root to mount a tmpfs (the disk here is too slow to watch deletion on)")
 )
 struct KillPointTests {

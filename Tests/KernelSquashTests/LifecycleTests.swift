@@ -19,7 +19,7 @@ import Testing
 @Suite(
     "Kernel-source lifecycle (real loop mounts under a scratch ROOT)",
     .serialized,
-    .timeLimit(.minutes(4)),
+    .hangGuard,
     .enabled(if: getuid() == 0, "needs root: the lifecycle commands loop-mount real images"),
     .enabled(if: LifecycleRequirements.hasLoopDevices, "needs loop devices (/dev/loop-control)")
 )

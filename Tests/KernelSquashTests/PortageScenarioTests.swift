@@ -12,7 +12,7 @@ import Testing
 @Suite(
     "Portage: the env hook through every merge order (simulated portage, real mounts)",
     .serialized,
-    .timeLimit(.minutes(6)),
+    .hangGuard,
     .enabled(if: getuid() == 0, "needs root: the hooks loop-mount real images"),
     .enabled(if: LifecycleRequirements.hasLoopDevices, "needs loop devices (/dev/loop-control)"),
     .enabled(if: LifecycleRequirements.hasKernelBuildTools, "ksqsh prepare runs the kernel's make: needs make, gcc, flex, bison"),

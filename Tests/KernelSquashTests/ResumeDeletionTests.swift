@@ -7,7 +7,7 @@ import Testing
 /// what is left is in the image unchanged and finishes; anything else is
 /// refused with the tree left as it is.
 @Suite(
-    "Resuming an interrupted --delete-source", .serialized, .timeLimit(.minutes(3)),
+    "Resuming an interrupted --delete-source", .serialized, .hangGuard,
     .enabled(if: Requirements.isRoot, "needs root to mount a tmpfs")
 )
 struct ResumeDeletionTests {

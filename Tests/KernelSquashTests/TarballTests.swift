@@ -4,7 +4,7 @@ import Testing
 /// `ksqsh squash TARBALL IMAGE`: the same image content as squashing what
 /// `tar -x` unpacks, for every tar flavour and compression, and a clean
 /// error with no image for anything malformed.
-@Suite("Squash from a tarball", .serialized, .timeLimit(.minutes(5)))
+@Suite("Squash from a tarball", .serialized, .hangGuard)
 struct TarballTests {
     /// (file name, GNU tar options): each tar dialect and each decompressor.
     static let flavours: [(String, [ByteString])] = [

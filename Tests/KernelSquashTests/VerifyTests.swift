@@ -3,7 +3,7 @@ import Testing
 
 /// `ksqsh verify IMAGE [SRC]`: passes on a good image, and catches every kind
 /// of damage to the image and every kind of difference from SRC.
-@Suite("ksqsh verify", .serialized, .timeLimit(.minutes(3)))
+@Suite("ksqsh verify", .serialized, .hangGuard)
 struct VerifyTests {
     /// A small squashed fixture; each test damages its own copy.
     struct Squashed {

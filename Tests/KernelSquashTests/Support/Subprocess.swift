@@ -269,3 +269,47 @@ enum Subprocess {
         return path.split(separator: ":").contains { access("\($0)/\(name)", X_OK) == 0 }
     }
 }
+
+extension Subprocess {
+    /// `run`, on a thread of its own. Swift Testing runs suites side by side
+    /// on a pool of as many threads as cores (two here): a test that blocks
+    /// one of them for minutes (a portage build) starves the other suites
+    /// until their time limits expire. This wait holds no pool thread.
+    static func runOffPool(
+        _ executable: ByteString, _ arguments: [ByteString],
+        environment: [String: String?] = [:], timeout: Duration
+    ) async throws -> ProcessResult {
+        try await withCheckedThrowingContinuation { continuation in
+            let body = DetachedThread.Body {
+                continuation.resume(with: Result { try run(executable, arguments, environment: environment, timeout: timeout) })
+            }
+            do {
+                try DetachedThread.start(body)
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+}
+
+/// A plain pthread, outside Swift's cooperative pool.
+enum DetachedThread {
+    final class Body: @unchecked Sendable {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+
+    static func start(_ body: Body) throws {
+        let context = Unmanaged.passRetained(body).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { context in
+            Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<Body>.fromOpaque(context).release()
+            throw TestSetupError.syscall("pthread_create", "(test thread)", errno: status)
+        }
+        pthread_detach(thread)
+    }
+}
