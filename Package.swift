@@ -6,7 +6,12 @@ let package = Package(
     products: [
         .executable(name: "ksqsh", targets: ["ksqsh"]),
         .executable(name: "ksqsh-bench", targets: ["ksqsh-bench"]),
-        .library(name: "KernelSquash", targets: ["KernelSquash"]),
+        // For the sibling packages (Fuzz/, Bench/): what they use is `public`;
+        // what the layers share only among themselves is `package`.
+        .library(
+            name: "KernelSquash",
+            targets: ["SystemSupport", "SquashFSFormat", "ImageEngine", "Mounting", "Lifecycle", "Portage"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,27 +36,65 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // What Swift cannot import from C: the inode's flexible array, function-like
         // macros, major()/minor(), and an sqfs_file_t that keeps errno.
+        // What Swift cannot import from libsquashfs: the inode's flexible array,
+        // function-like macros, and an sqfs_file_t that keeps errno.
         .target(
             name: "CKsqsh",
             dependencies: ["CSquashFS"],
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // What Swift cannot call from Glibc: major()/minor(), and the calls
+        // that need _GNU_SOURCE (O_TMPFILE, SEEK_DATA, affinity, thread names).
+        .target(name: "CSystemShim", cSettings: [.define("_GNU_SOURCE")]),
+
+        // The layers, bottom up. Each may import only the ones listed under it;
+        // ARCHITECTURE.md says what each owns.
+
+        // Errors, the syscall layer, atomic writes, processes, threads, the
+        // clock, terminal output, the lock primitive. Knows no kernel and no image.
         .target(
-            name: "KernelSquash",
-            dependencies: [
-                "CSquashFS",
-                "CMount",
-                "CKsqsh",
-                "CLZMA",
-                "CZlib",
-                "CZstd",
-                .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            name: "SystemSupport",
+            dependencies: ["CSystemShim", .product(name: "SystemPackage", package: "swift-system")]
         ),
+        // Owners of libsquashfs's objects, for writing and for reading images.
+        .target(
+            name: "SquashFSFormat",
+            dependencies: ["CSquashFS", "CKsqsh", "SystemSupport"]
+        ),
+        // From a tree or a tarball to a verified image: scan, read order,
+        // writer, image checks and the comparison, deleting the sources.
+        .target(
+            name: "ImageEngine",
+            dependencies: ["SquashFSFormat", "SystemSupport", "CSquashFS", "CKsqsh", "CSystemShim", "CLZMA", "CZlib", "CZstd"]
+        ),
+        // Loop devices and mounts through libmount, the mount table, who keeps
+        // a mount busy. Knows nothing of images beyond their path.
+        .target(
+            name: "Mounting",
+            dependencies: ["CMount", "SystemSupport"]
+        ),
+        // A kernel version's life under /usr/src: layout, inventory, mounts,
+        // the build dir, saved configs; prepare, clean, adopt, status.
+        .target(
+            name: "Lifecycle",
+            dependencies: ["ImageEngine", "Mounting", "SystemSupport"]
+        ),
+        // Portage's side: its environment, the ebuild phases, the plan for each,
+        // the hook runner, and the generated hooks and boot services.
+        .target(
+            name: "Portage",
+            dependencies: ["Lifecycle", "ImageEngine", "Mounting", "SystemSupport"]
+        ),
+        // Parses arguments and calls the layers; nothing else.
         .executableTarget(
             name: "ksqsh",
             dependencies: [
-                "KernelSquash",
+                "Portage",
+                "Lifecycle",
+                "ImageEngine",
+                "Mounting",
+                "SquashFSFormat",
+                "SystemSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,7 +102,10 @@ let package = Package(
         .executableTarget(name: "ksqsh-bench", dependencies: []),
         .testTarget(
             name: "KernelSquashTests",
-            dependencies: ["KernelSquash", "CKsqsh", "CSquashFS", "ksqsh"],
+            dependencies: [
+                "Portage", "Lifecycle", "ImageEngine", "Mounting", "SquashFSFormat", "SystemSupport",
+                "CKsqsh", "CSquashFS", "ksqsh",
+            ],
             // The portage phase simulator is a bash script the tests run by path.
             exclude: ["Fixtures"]
         ),

@@ -5,10 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <sqfs/block.h>
 #include <sqfs/compressor.h>
@@ -52,9 +49,6 @@ void ksqsh_free(void *pointer)
 {
 	free(pointer);
 }
-
-uint32_t ksqsh_dev_major(dev_t dev) { return major(dev); }
-uint32_t ksqsh_dev_minor(dev_t dev) { return minor(dev); }
 
 uint32_t ksqsh_dev_encode(uint32_t major, uint32_t minor)
 {
@@ -176,45 +170,6 @@ int ksqsh_file_last_errno(const sqfs_file_t *base)
 	return ((const fd_file_t *)base)->last_errno;
 }
 
-int ksqsh_open_unnamed(const char *directory, mode_t mode)
-{
-	return open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
-}
-
-int ksqsh_link_unnamed(int fd, const char *target)
-{
-	char proc_path[64];
-
-	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc_path, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0)
-		return 0;
-	if (errno != ENOENT)
-		return -1;
-	return linkat(fd, "", AT_FDCWD, target, AT_EMPTY_PATH);
-}
-
-void ksqsh_name_this_thread(const char *name)
-{
-	char truncated[16];
-
-	snprintf(truncated, sizeof(truncated), "%s", name);
-	pthread_setname_np(pthread_self(), truncated);
-}
-
-int ksqsh_available_cpus(void)
-{
-	cpu_set_t set;
-	int count;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-		count = CPU_COUNT(&set);
-		if (count > 0)
-			return count;
-	}
-	count = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	return count > 0 ? count : 1;
-}
-
 typedef struct {
 	sqfs_compressor_t base;
 	sqfs_compressor_t *inner;
@@ -276,9 +231,4 @@ sqfs_compressor_t *ksqsh_compressor_never_grow(sqfs_compressor_t *inner)
 void ksqsh_compressor_store_raw(sqfs_compressor_t *never_grow, int on)
 {
 	((never_grow_t *)never_grow)->store_raw = on;
-}
-
-off_t ksqsh_seek_data(int fd, off_t offset)
-{
-	return lseek(fd, offset, SEEK_DATA);
 }

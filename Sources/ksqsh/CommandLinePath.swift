@@ -1,5 +1,6 @@
 import Glibc
 import SystemPackage
+import SystemSupport
 
 /// Paths from the command line, with the exact bytes the caller passed.
 ///

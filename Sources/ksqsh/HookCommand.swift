@@ -1,5 +1,7 @@
 import ArgumentParser
-import KernelSquash
+import ImageEngine
+import Portage
+import SystemSupport
 
 struct HookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
-import KernelSquash
+import Mounting
+import Portage
 import SystemPackage
+import SystemSupport
 
 struct HooksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
-import KernelSquash
+import Portage
+import SystemSupport
 
 extension BootService: ExpressibleByArgument {}
 

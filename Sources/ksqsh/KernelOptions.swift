@@ -1,6 +1,7 @@
 import ArgumentParser
-import KernelSquash
+import Lifecycle
 import SystemPackage
+import SystemSupport
 
 /// Which kernel a lifecycle command acts on, and under which root.
 struct KernelOptions: ParsableArguments {

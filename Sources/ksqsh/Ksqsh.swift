@@ -1,7 +1,9 @@
 import ArgumentParser
 import Glibc
-import KernelSquash
+import ImageEngine
+import Mounting
 import SystemPackage
+import SystemSupport
 
 @main
 struct Ksqsh: ParsableCommand {

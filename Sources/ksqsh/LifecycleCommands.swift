@@ -1,5 +1,7 @@
 import ArgumentParser
-import KernelSquash
+import Lifecycle
+import Mounting
+import SystemSupport
 
 struct CleanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

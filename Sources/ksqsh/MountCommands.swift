@@ -1,5 +1,8 @@
 import ArgumentParser
-import KernelSquash
+import ImageEngine
+import Lifecycle
+import Mounting
+import SystemSupport
 
 struct MountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

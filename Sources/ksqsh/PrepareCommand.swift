@@ -1,6 +1,8 @@
 import ArgumentParser
-import KernelSquash
+import ImageEngine
+import Lifecycle
 import SystemPackage
+import SystemSupport
 
 struct PrepareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

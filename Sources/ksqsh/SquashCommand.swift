@@ -1,6 +1,8 @@
 import ArgumentParser
-import KernelSquash
+import ImageEngine
+import SquashFSFormat
 import SystemPackage
+import SystemSupport
 
 struct SquashCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +28,7 @@ struct SquashCommand: ParsableCommand {
     var compression = "xz"
 
     @Option(help: "Compression threads (default: all cores).")
-    var jobs: Int = SquashOptions.availableCores
+    var jobs: Int = Processors.available
 
     @Option(help: "Data order: kernel (what a kernel build reads first, first) or plain; default: kernel for kernel trees.")
     var layout: String?

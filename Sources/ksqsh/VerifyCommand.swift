@@ -1,6 +1,7 @@
 import ArgumentParser
-import KernelSquash
+import ImageEngine
 import SystemPackage
+import SystemSupport
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,7 +24,7 @@ struct VerifyCommand: ParsableCommand {
     var keepOwner = false
 
     @Option(help: "Threads (default: all cores).")
-    var jobs: Int = SquashOptions.availableCores
+    var jobs: Int = Processors.available
 
     @Flag(help: "No summary.")
     var quiet = false

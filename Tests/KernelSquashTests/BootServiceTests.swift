@@ -1,4 +1,4 @@
-import KernelSquash
+import Portage
 import SystemPackage
 import Testing
 

@@ -1,4 +1,4 @@
-import KernelSquash
+import ImageEngine
 import Testing
 
 /// Where a kernel build's files go in a `--layout kernel` image.

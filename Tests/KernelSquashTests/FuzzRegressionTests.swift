@@ -1,6 +1,7 @@
 import Foundation
-import KernelSquash
+import ImageEngine
 import SystemPackage
+import SystemSupport
 import Testing
 
 /// Every input in Fixtures/fuzz-regressions — what `make fuzz` found, and

@@ -1,5 +1,5 @@
 import Foundation
-import KernelSquash
+import Portage
 import SystemPackage
 import Testing
 

@@ -1,6 +1,8 @@
 import Foundation
 import Glibc
-import KernelSquash
+import ImageEngine
+import Portage
+import SystemSupport
 import Testing
 
 /// `make install` as a package build runs it (the Gentoo ebuild:

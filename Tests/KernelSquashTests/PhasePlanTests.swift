@@ -1,5 +1,7 @@
-import KernelSquash
+import Lifecycle
+import Portage
 import SystemPackage
+import SystemSupport
 import Testing
 
 /// What ksqsh decides in each phase, from portage's variables alone.

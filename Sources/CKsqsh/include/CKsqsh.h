@@ -27,9 +27,6 @@ const uint8_t *ksqsh_dir_entry_name(const sqfs_dir_entry_t *entry);
 /* free() for memory libsquashfs allocated (inodes, paths). */
 void ksqsh_free(void *pointer);
 
-/* glibc's major()/minor() are function-like macros. */
-uint32_t ksqsh_dev_major(dev_t dev);
-uint32_t ksqsh_dev_minor(dev_t dev);
 /* The kernel's on-disk device encoding (new_encode_dev), as squashfs stores it. */
 uint32_t ksqsh_dev_encode(uint32_t major, uint32_t minor);
 
@@ -43,20 +40,6 @@ uint32_t ksqsh_block_on_disk_size(uint32_t size);
 sqfs_file_t *ksqsh_file_from_fd(int fd, int writable);
 int ksqsh_file_last_errno(const sqfs_file_t *file);
 
-#endif
-
-/* Needs _GNU_SOURCE, which Swift's Glibc module does not define. */
-/* An unnamed file in `directory` (O_TMPFILE), or -1 with errno set. */
-int ksqsh_open_unnamed(const char *directory, mode_t mode);
-/* Gives an unnamed file a name: linkat through /proc/self/fd, falling back to
-   AT_EMPTY_PATH where /proc is not mounted. 0, or -1 with errno set. */
-int ksqsh_link_unnamed(int fd, const char *target);
-/* CPUs this process may run on (sched_getaffinity), at least 1. */
-int ksqsh_available_cpus(void);
-/* Names the calling thread, for top -H and core dumps (at most 15 bytes
-   are kept). pthread_setname_np needs _GNU_SOURCE, which Swift lacks. */
-void ksqsh_name_this_thread(const char *name);
-
 /* Wraps a compressing sqfs_compressor_t so that a block that does not get
    smaller is reported as "store uncompressed" (0). libsquashfs 1.2's lz4
    returns the grown size instead, which unsquashfs 4.5 cannot read back.
@@ -66,6 +49,4 @@ sqfs_compressor_t *ksqsh_compressor_never_grow(sqfs_compressor_t *inner);
 /* While `on`, the never_grow wrapper stores every block uncompressed. */
 void ksqsh_compressor_store_raw(sqfs_compressor_t *never_grow, int on);
 
-/* lseek(fd, offset, SEEK_DATA): the next offset holding data, or -1 with
-   errno ENXIO when only a hole follows (SEEK_DATA needs _GNU_SOURCE). */
-off_t ksqsh_seek_data(int fd, off_t offset);
+#endif

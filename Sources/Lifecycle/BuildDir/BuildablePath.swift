@@ -1,0 +1,32 @@
+import SystemPackage
+import SystemSupport
+
+extension Prepare {
+    /// Bytes the kernel's make cannot take in `-C` or `O=` paths: kbuild
+    /// refuses whitespace and ':', make expands '$', and its recipes pass
+    /// the paths to the shell unquoted (quotes, '*', '?', ';', '&', '|', …).
+    static let bytesKbuildCannotTake = Set(" \t\n\r\u{0B}\u{0C}:$'\"*?\\;&()|<>`".utf8)
+
+    /// Refuses, before anything changes, a layout whose mount point or
+    /// build dir the kernel's make would fail on half-way (mount done,
+    /// build dir empty). Mounting alone works with any name.
+    public static func requireBuildablePaths(_ layout: KernelLayout) throws {
+        for path in [layout.mountPoint, layout.buildDirectory] {
+            let unusable = path.withPlatformString { pointer -> UInt8? in
+                var cursor = pointer
+                while cursor.pointee != 0 {
+                    let byte = UInt8(bitPattern: cursor.pointee)
+                    if byte < 0x20 || byte == 0x7F || bytesKbuildCannotTake.contains(byte) { return byte }
+                    cursor += 1
+                }
+                return nil
+            }
+            if let unusable {
+                let shown = DisplayedText.oneLine(String(decoding: [unusable], as: UTF8.self))
+                throw KsqshError(
+                    .pathRefused, path: path,
+                    "the kernel's make cannot build in a path containing '\(shown)' (nor whitespace, ':', '$', quotes or shell wildcards); use a ROOT without them")
+            }
+        }
+    }
+}

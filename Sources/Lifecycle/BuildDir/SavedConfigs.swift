@@ -1,0 +1,52 @@
+import Glibc
+import SystemPackage
+import SystemSupport
+
+/// Configs kept in EROOT/etc/kernels (genkernel's place) when a build dir goes.
+public enum SavedConfigs {
+    public enum Outcome: Sendable, Equatable {
+        case saved(FilePath)
+        /// The saved config already had this content.
+        case unchanged(FilePath)
+        /// A different saved config was kept under a time-stamped name
+        /// (`kernel-config-KV~YYYYMMDD-HHMMSS`); the new one took its place.
+        case replaced(FilePath, previousKeptAs: FilePath)
+    }
+
+    /// Saves `config` as the saved config of `layout.version`. Nothing is
+    /// ever overwritten: an older, different config is renamed first.
+    public static func save(_ config: FilePath, for layout: KernelLayout) throws -> Outcome {
+        let bytes = try readFileBytes(config)
+        let target = layout.savedConfig
+        try makeDirectories(layout.savedConfigsDirectory)
+        guard isRegularFile(target) else {
+            try writeAtomically(bytes, to: target)
+            return .saved(target)
+        }
+        if try readFileBytes(target) == bytes { return .unchanged(target) }
+        let previous = archivedName(for: target)
+        guard link(target.string, previous.string) == 0 else {
+            throw KsqshError(.writeFailed, path: previous, "cannot keep the previous saved config", errno: Errno(rawValue: errno))
+        }
+        try writeAtomically(bytes, to: target)
+        return .replaced(target, previousKeptAs: previous)
+    }
+
+    /// `~` cannot occur in a kernel version, so the config chain never takes
+    /// an archived config for another version's.
+    private static func archivedName(for target: FilePath) -> FilePath {
+        var info = stat()
+        stat(target.string, &info)
+        var time = info.st_mtim.tv_sec
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let stamp = String(cFormat: "%04d%02d%02d-%02d%02d%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
+        var candidate = FilePath(target.string + "~" + stamp)
+        var counter = 1
+        while access(candidate.string, F_OK) == 0 {
+            candidate = FilePath(target.string + "~" + stamp + "-\(counter)")
+            counter += 1
+        }
+        return candidate
+    }
+}

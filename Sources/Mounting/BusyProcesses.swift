@@ -1,0 +1,50 @@
+import Glibc
+import SystemPackage
+import SystemSupport
+
+/// A process that keeps a mount busy, found the way fuser -m does: its
+/// working directory, root, executable, open files or mapped files lie
+/// under the mount point.
+public struct BusyProcess: Sendable, CustomStringConvertible {
+    public let pid: Int32
+    public let command: String
+    public var description: String { "\(command) (pid \(pid))" }
+}
+
+public enum BusyProcesses {
+    public static func holding(_ mountPoint: FilePath) -> [BusyProcess] {
+        let base = canonicalPath(mountPoint).string
+        var found: [BusyProcess] = []
+        for name in directoryNames("/proc") {
+            guard let pid = Int32(name), pid != getpid() else { continue }
+            if uses(pid: pid, below: base) {
+                let command = (try? readSmallFile(FilePath("/proc/\(pid)/comm")))?.trimmingNewline ?? "?"
+                found.append(BusyProcess(pid: pid, command: command))
+            }
+        }
+        return found.sorted { $0.pid < $1.pid }
+    }
+
+    private static func uses(pid: Int32, below base: String) -> Bool {
+        func isBelow(_ path: String?) -> Bool {
+            guard let path else { return false }
+            return path == base || path.hasPrefix(base + "/")
+        }
+        for link in ["cwd", "root", "exe"] where isBelow(MountEnvironment.linkTarget("/proc/\(pid)/\(link)")) {
+            return true
+        }
+        for fd in directoryNames(FilePath("/proc/\(pid)/fd")) where isBelow(MountEnvironment.linkTarget("/proc/\(pid)/fd/\(fd)")) {
+            return true
+        }
+        if let maps = try? readSmallFile(FilePath("/proc/\(pid)/maps"), limit: 4 << 20) {
+            for line in maps.split(separator: "\n") {
+                if let slash = line.firstIndex(of: "/"), isBelow(String(line[slash...])) { return true }
+            }
+        }
+        return false
+    }
+}
+
+extension String {
+    package var trimmingNewline: String { hasSuffix("\n") ? String(dropLast()) : self }
+}

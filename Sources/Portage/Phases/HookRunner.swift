@@ -1,0 +1,117 @@
+import Glibc
+import ImageEngine
+import Lifecycle
+import Mounting
+import SystemPackage
+import SystemSupport
+
+/// Carries out a phase's plan for `ksqsh hook PHASE`, printing one line per
+/// step for the build log.
+public struct HookRunner {
+    /// The hook ↔ helper interface this ksqsh speaks. A hook passes the
+    /// version it was generated for; hooks live on in installed packages
+    /// and binary packages, so every older version stays supported.
+    public static let interfaceVersion = 1
+
+    public let phase: Phase
+    public let environment: PortageEnvironment
+    public var log: (String) -> Void = { print($0) }
+
+    public init(phase: Phase, environment: PortageEnvironment) {
+        self.phase = phase
+        self.environment = environment
+    }
+
+    public func run() throws {
+        if phase == .postPkgPostinst && (environment.features.contains("mount-sandbox") || MountEnvironment.isInPrivateMountNamespace) {
+            log("warning: FEATURES=mount-sandbox: this mount vanishes when the phase ends. The boot script or 'ksqsh mount --all' mounts it for good.")
+        }
+        for action in PhasePlan.actions(for: phase, in: environment) {
+            try perform(action)
+        }
+    }
+
+    private func perform(_ action: PlannedAction) throws {
+        switch action {
+        case .squashSources(let tree, let image):
+            try squash(tree: tree, image: image)
+        case .checkPackageImage(let image, let mountPoint):
+            if !isRegularFile(image), environment.fallbackToPlain, isDirectory(mountPoint), hasEntries(mountPoint) {
+                log("package holds plain sources (KSQSH_FALLBACK=plain): nothing to check")
+                return
+            }
+            guard isRegularFile(image) else {
+                throw KsqshError(.internalError, path: image, "the package holds no image: did src_install copy WORKDIR/linux* as kernel-2 does?")
+            }
+            if isDirectory(mountPoint), hasEntries(mountPoint) {
+                throw KsqshError(.pathRefused, path: mountPoint, "the package installs files inside the mount point; portage could not merge them over the read-only image")
+            }
+            log("package holds \(image.lastComponent!), nothing inside \(mountPoint.lastComponent!)")
+        case .unmount(let layout):
+            try unmount(layout)
+        case .mountAndPrepare(let layout, let symlink, let modules):
+            guard isRegularFile(layout.image) else {
+                log("\(layout.image) is not installed (plain sources): nothing to mount")
+                return
+            }
+            var prepare = Prepare(layout: layout)
+            prepare.symlink = symlink
+            prepare.modules = modules
+            let report = try prepare.run()
+            log("\(layout.mountPoint): mounted from \(layout.image.lastComponent!)")
+            log("\(layout.buildDirectory): configured from \(report.configSource)")
+            if symlink { log("\(layout.symlink) -> \(layout.buildDirectory.lastComponent!)") }
+        case .unmountAndRemoveMountPoint(let layout):
+            try unmount(layout)
+            if isDirectory(layout.mountPoint), !hasEntries(layout.mountPoint) {
+                rmdir(layout.mountPoint.string)
+            }
+        case .clean(let layout):
+            var clean = Clean(layout: layout)
+            clean.removeImage = false  // portage removes the files it installed
+            for step in try clean.run() { log("\(step)") }
+        case .keep(let reason):
+            log(reason)
+        }
+    }
+
+    private func squash(tree: FilePath, image: FilePath) throws {
+        guard isDirectory(tree) else {
+            throw KsqshError(.sourceMissing, path: tree, "no sources to squash (S is not WORKDIR/linux-KV_FULL?)")
+        }
+        // src_install run again on the same WORKDIR: the tree is already in the image.
+        if isRegularFile(image) && !hasEntries(tree) {
+            log("\(image.lastComponent!) already holds the sources: nothing to do")
+            return
+        }
+        var squash = Squash(source: tree, image: image)
+        squash.verify = true
+        squash.deleteSource = true
+        squash.force = true
+        squash.quiet = true
+        do {
+            let result = try squash.run()
+            let summary = result.summary
+            log("\(image.lastComponent!): \(summary.entries) entries, \(summary.inputBytes / 1_000_000) MB → \(summary.imageBytes / 1_000_000) MB, verified; sources removed")
+        } catch let error as KsqshError where environment.fallbackToPlain && error.kind != .deleteFailed {
+            // The tree is untouched (it is emptied only after a verified image exists).
+            log("warning: \(error.description)")
+            log("warning: KSQSH_FALLBACK=plain: installing the sources unsquashed")
+        }
+    }
+
+    /// A busy mount (someone's shell in it) is detached lazily: the merge or
+    /// removal must go on, and the kernel frees it when the last user leaves.
+    private func unmount(_ layout: KernelLayout) throws {
+        do {
+            if try KernelMounts.unmount(layout) { log("\(layout.mountPoint): unmounted") }
+        } catch let error as KsqshError where error.kind == .mountPointOccupied {
+            // Not ours: left alone. The merge does not need it gone; postinst will say it cannot mount.
+            log("warning: \(error.description)")
+        } catch let error as KsqshError where error.kind == .mountBusy {
+            log("warning: \(error.description)")
+            try KernelMounts.unmount(layout, lazy: true)
+            log("\(layout.mountPoint): detached (lazy unmount)")
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Glibc
+import SystemPackage
+
+/// Writes a file atomically: a temporary in the same directory, synced,
+/// renamed over the target. A crash leaves the old file or the new one.
+package func writeAtomically(_ bytes: [UInt8], to target: FilePath, mode: mode_t = 0o644) throws {
+    let directory = target.removingLastComponent()
+    let temporary = hiddenTemporaryName(for: target)
+    let fd = open(temporary.string, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+    guard fd >= 0 else { throw KsqshError(.writeFailed, path: directory, "cannot write \(target.lastComponent!)", errno: Errno(rawValue: errno)) }
+    var failure: Int32 = 0
+    bytes.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                return
+            }
+            offset += written
+        }
+    }
+    if failure == 0 && fsync(fd) != 0 { failure = errno }
+    close(fd)
+    if failure == 0 && rename(temporary.string, target.string) != 0 { failure = errno }
+    if failure != 0 {
+        unlink(temporary.string)
+        throw KsqshError(failure == ENOSPC ? .noSpace : .writeFailed, path: target, "cannot write", errno: Errno(rawValue: failure))
+    }
+    syncDirectory(of: target)
+}
+
+/// fsync of the directory holding `path`, so a rename or unlink in it
+/// survives a power cut. Best effort: the data itself is already synced.
+package func syncDirectory(of path: FilePath) {
+    let directory = path.removingLastComponent().isEmpty ? FilePath(".") : path.removingLastComponent()
+    let fd = directory.withPlatformString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+    if fd >= 0 {
+        fsync(fd)
+        close(fd)
+    }
+}

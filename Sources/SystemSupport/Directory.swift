@@ -1,0 +1,58 @@
+import Glibc
+import SystemPackage
+
+/// The name of a directory entry, as raw bytes (Linux names need not be UTF-8).
+package func entryName(_ entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
+    withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+}
+
+/// Whether a raw name is "." or "..".
+package func isDotOrDotDot(_ name: [UInt8]) -> Bool {
+    name == [0x2E] || name == [0x2E, 0x2E]
+}
+
+/// The names in a directory, without "." and ".."; empty if it cannot be read.
+package func directoryNames(_ directory: FilePath) -> [String] {
+    guard let stream = opendir(directory.string) else { return [] }
+    defer { closedir(stream) }
+    var names: [String] = []
+    while let entry = readdir(stream) {
+        let name = entryName(entry)
+        if !isDotOrDotDot(name) { names.append(String(decoding: name, as: UTF8.self)) }
+    }
+    return names
+}
+
+/// Whether a directory holds anything but "." and "..".
+package func hasEntries(_ directory: FilePath) -> Bool {
+    !directoryNames(directory).isEmpty
+}
+
+/// A regular file, or a symlink to one. Paths go to the kernel as their
+/// raw bytes (`.string` would repair a name that is not UTF-8).
+package func isRegularFile(_ path: FilePath) -> Bool {
+    var info = stat()
+    return path.withPlatformString { stat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFREG
+}
+
+/// A real directory; with `followingSymlinks`, also a symlink to one.
+package func isDirectory(_ path: FilePath, followingSymlinks: Bool = false) -> Bool {
+    var info = stat()
+    let status = path.withPlatformString { followingSymlinks ? stat($0, &info) : lstat($0, &info) }
+    return status == 0 && info.st_mode & S_IFMT == S_IFDIR
+}
+
+extension Array where Element == UInt8 {
+    /// The bytes with a terminating NUL, for C calls taking a name.
+    package var cString: [CChar] { map { CChar(bitPattern: $0) } + [0] }
+}
+
+/// mkdir -p with mode 0755.
+package func makeDirectories(_ path: FilePath) throws {
+    if isDirectory(path, followingSymlinks: true) { return }
+    let parent = path.removingLastComponent()
+    if parent != path && !parent.isEmpty { try makeDirectories(parent) }
+    guard mkdir(path.string, 0o755) == 0 || errno == EEXIST else {
+        throw KsqshError(.writeFailed, path: path, "cannot create directory", errno: Errno(rawValue: errno))
+    }
+}
