@@ -1,5 +1,6 @@
 import CKsqsh
 import CSquashFS
+import SystemPackage
 import SystemSupport
 
 /// The compressors a squashfs image may use, by the names mksquashfs uses.
@@ -45,8 +46,20 @@ package final class Compressor {
         try self.init(config: config, compression: compression)
     }
 
-    /// A compressor as the image's super block and options describe it.
-    package init(config: sqfs_compressor_config_t, compression: Compression) throws {
+    /// The decompressor an image's super block names, with the options the
+    /// image stores after it.
+    package convenience init(reading file: SquashFSFile, superBlock: sqfs_super_t, compression: Compression, path: FilePath) throws {
+        var config = sqfs_compressor_config_t()
+        guard sqfs_compressor_config_init(&config, compression.id, Int(superBlock.block_size), UInt16(SQFS_COMP_FLAG_UNCOMPRESS.rawValue)) == 0 else {
+            throw KsqshError(.imageCorrupt, path: path, "invalid block size \(superBlock.block_size) in the super block")
+        }
+        try self.init(config: config, compression: compression)
+        if superBlock.flags & UInt16(SQFS_FLAG_COMPRESSOR_OPTIONS.rawValue) != 0 {
+            try ImageReader.check(handle.pointee.read_options(handle, file.handle), "reading the compressor options", path)
+        }
+    }
+
+    private init(config: sqfs_compressor_config_t, compression: Compression) throws {
         var config = config
         var created: UnsafeMutablePointer<sqfs_compressor_t>?
         let status = sqfs_compressor_create(&config, &created)

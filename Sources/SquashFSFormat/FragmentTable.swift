@@ -1,4 +1,5 @@
 import CSquashFS
+import SystemPackage
 import SystemSupport
 
 /// The fragment table: where each fragment block (packed file tails) lives.
@@ -12,7 +13,23 @@ package final class FragmentTable {
         handle = table
     }
 
+    /// The table of an existing image, as its super block locates it.
+    package convenience init(reading file: SquashFSFile, superBlock: sqfs_super_t, compressor: Compressor, path: FilePath) throws {
+        try self.init()
+        var superBlock = superBlock
+        try ImageReader.check(sqfs_frag_table_read(handle, file.handle, &superBlock, compressor.handle), "reading the fragment table", path)
+    }
+
     deinit { sqfs_destroy(UnsafeMutableRawPointer(handle)) }
+
+    /// Every entry, by index.
+    package func entries(path: FilePath) throws -> [sqfs_fragment_t] {
+        try (0..<UInt32(sqfs_frag_table_get_size(handle))).map { index in
+            var entry = sqfs_fragment_t()
+            try ImageReader.check(sqfs_frag_table_lookup(handle, index, &entry), "reading fragment table entry \(index)", path)
+            return entry
+        }
+    }
 
     /// Reserves the next index; the location is filled in once the block is written.
     package func appendPlaceholder() throws -> UInt32 {

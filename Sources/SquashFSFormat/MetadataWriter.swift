@@ -28,8 +28,8 @@ package final class MetaWriter {
         return block << 16 | UInt64(offset)
     }
 
-    package func write(inode: UnsafeMutablePointer<sqfs_inode_generic_t>) throws {
-        try check(sqfs_meta_writer_write_inode(handle, inode), "writing an inode", file: file)
+    package func write(inode: Inode) throws {
+        try check(sqfs_meta_writer_write_inode(handle, inode.pointer), "writing an inode", file: file)
     }
 
     package func flush() throws {
@@ -67,11 +67,11 @@ package final class DirectoryWriter {
     package func end() throws { try check(sqfs_dir_writer_end(handle), "ending a directory listing") }
 
     /// The inode for the listing just ended; the caller frees it with `ksqsh_free`.
-    package func makeInode(parentInode: UInt32) throws -> UnsafeMutablePointer<sqfs_inode_generic_t> {
+    package func makeInode(parentInode: UInt32) throws -> Inode {
         guard let inode = sqfs_dir_writer_create_inode(handle, 0, 0xFFFF_FFFF, parentInode) else {
             throw KsqshError(.internalError, "cannot create a directory inode (out of memory)")
         }
-        return inode
+        return Inode(adopting: inode)
     }
 }
 

@@ -5,9 +5,7 @@ import SystemSupport
 /// image records for it. Names are raw bytes: Linux file names need not be
 /// UTF-8, and the image must sort them by bytes.
 public final class TreeNode {
-    public enum Kind: Sendable, Equatable {
-        case directory, regular, symlink, characterDevice, blockDevice, fifo, socket
-    }
+    public typealias Kind = FileKind
 
     public let name: [UInt8]
     public unowned(unsafe) let parent: TreeNode?
@@ -97,21 +95,6 @@ public final class TreeNode {
         try body(self)
         for child in children {
             try child.forEachInPreorder(body)
-        }
-    }
-}
-
-extension TreeNode.Kind {
-    init?(mode: mode_t) {
-        switch mode & S_IFMT {
-        case S_IFDIR: self = .directory
-        case S_IFREG: self = .regular
-        case S_IFLNK: self = .symlink
-        case S_IFCHR: self = .characterDevice
-        case S_IFBLK: self = .blockDevice
-        case S_IFIFO: self = .fifo
-        case S_IFSOCK: self = .socket
-        default: return nil
         }
     }
 }

@@ -1,4 +1,3 @@
-import CKsqsh
 import Glibc
 import SquashFSFormat
 import SystemSupport
@@ -50,12 +49,12 @@ final class ImageTailRecall: TailRecall {
     private func readBackBlock(_ index: UInt32) -> [UInt8]? {
         if let readBack, readBack.index == index { return readBack.bytes }
         guard let (location, sizeWord) = written[index] else { return nil }
-        let stored = Int(ksqsh_block_on_disk_size(sizeWord))
+        let stored = BlockSizeWord.storedBytes(sizeWord)
         var raw = [UInt8](repeating: 0, count: stored)
         let status = raw.withUnsafeMutableBytes { file.read(at: location, into: $0) }
         guard status == 0 else { return nil }
         var bytes: [UInt8]
-        if ksqsh_block_is_compressed(sizeWord) == 0 {
+        if !BlockSizeWord.isCompressed(sizeWord) {
             bytes = raw
         } else {
             bytes = [UInt8](repeating: 0, count: blockSize)

@@ -1,4 +1,3 @@
-import CKsqsh
 import CSquashFS
 import SquashFSFormat
 import SystemSupport
@@ -65,7 +64,6 @@ final class MetadataTables {
 
         for file in files {
             let inode = try InodeBuilder.make(for: file, layout: layouts[ObjectIdentifier(file)])
-            defer { ksqsh_free(inode) }
             references[ObjectIdentifier(file)] = try write(inode, for: file)
         }
         for directory in directoriesInPostOrder {
@@ -121,23 +119,14 @@ final class MetadataTables {
         }
 
         let inode = try directories.makeInode(parentInode: parentNumber)
-        defer { ksqsh_free(inode) }
-        // libsquashfs counts every entry; a directory's link count is 2 + its subdirectories.
-        let links = UInt32(2 + directory.children.filter { $0.kind == .directory }.count)
-        if inode.pointee.base.type == UInt16(SQFS_INODE_DIR.rawValue) {
-            inode.pointee.data.dir.nlink = links
-        } else {
-            inode.pointee.data.dir_ext.nlink = links
-        }
+        inode.setDirectoryLinkCount(UInt32(2 + directory.children.filter { $0.kind == .directory }.count))
         return try write(inode, for: directory)
     }
 
-    private func write(_ inode: UnsafeMutablePointer<sqfs_inode_generic_t>, for node: TreeNode) throws -> UInt64 {
-        inode.pointee.base.mode = node.mode
-        inode.pointee.base.uid_idx = try ids.index(of: keepOwner ? node.uid : 0)
-        inode.pointee.base.gid_idx = try ids.index(of: keepOwner ? node.gid : 0)
-        inode.pointee.base.mod_time = node.mtime
-        inode.pointee.base.inode_number = inodeNumber(of: node)
+    private func write(_ inode: Inode, for node: TreeNode) throws -> UInt64 {
+        inode.stamp(
+            mode: node.mode, uidIndex: try ids.index(of: keepOwner ? node.uid : 0), gidIndex: try ids.index(of: keepOwner ? node.gid : 0),
+            modificationTime: node.mtime, number: inodeNumber(of: node))
         let reference = inodes.position
         try inodes.write(inode: inode)
         return reference

@@ -4,26 +4,6 @@ import Mounting
 import SystemPackage
 import SystemSupport
 
-/// The state of every kernel version under EROOT/usr/src, for `ksqsh status`.
-public struct SystemStatus: Sendable {
-    public let root: String
-    /// Where EROOT/usr/src/linux points, if it is a symlink.
-    public let symlink: String?
-    public let kernels: [KernelStatus]
-
-    public init(eroot: FilePath) {
-        root = eroot.string
-        let inventory = KernelInventory(eroot: eroot)
-        let table = (try? MountTable.current()) ?? MountTable(entries: [])
-        let packages = InstalledPackages(eroot: eroot)
-        let link = KernelSymlink.target(of: KernelLayout.sourcesDirectory(eroot: eroot).appending("linux"))
-        symlink = link
-        kernels = inventory.allVersions.map { version in
-            KernelStatus(layout: KernelLayout(eroot: eroot, version: version), table: table, packages: packages, symlink: link)
-        }
-    }
-}
-
 public struct KernelStatus: Sendable {
     public let version: String
     public let image: String?
@@ -99,34 +79,5 @@ extension KernelStatus {
         } catch {
             return "\(error)"
         }
-    }
-}
-
-/// Portage's record of installed packages (EROOT/var/db/pkg), to tell which
-/// package owns an image.
-struct InstalledPackages {
-    private let owners: [String: String]
-    let isAvailable: Bool
-
-    init(eroot: FilePath) {
-        let database = eroot.appending("var/db/pkg/sys-kernel")
-        isAvailable = isDirectory(eroot.appending("var/db/pkg"), followingSymlinks: true)
-        var owners: [String: String] = [:]
-        for package in directoryNames(database) {
-            guard let contents = try? readSmallFile(database.appending(package).appending("CONTENTS"), limit: 64 << 20) else { continue }
-            for line in contents.split(separator: "\n") where line.hasPrefix("obj /usr/src/") && line.contains(".sqfs ") {
-                // "obj PATH MD5 MTIME": the path may contain spaces, the last two fields do not.
-                let fields = line.dropFirst(4).split(separator: " ")
-                guard fields.count >= 3 else { continue }
-                owners[fields.dropLast(2).joined(separator: " ")] = "sys-kernel/\(package)"
-            }
-        }
-        self.owners = owners
-    }
-
-    /// The owner of EROOT/usr/src/NAME (CONTENTS paths are without ROOT).
-    func owner(of image: FilePath) -> String? {
-        guard let name = image.lastComponent?.string else { return nil }
-        return owners.first { $0.key.hasSuffix("/usr/src/" + name) }?.value
     }
 }

@@ -11,16 +11,16 @@ import SystemSupport
 ///
 /// Without it a damaged inode count, or a block list pointing into the
 /// tables, could pass: libsquashfs reads whatever bytes a position names.
-struct InodeConsistency {
-    let superBlock: sqfs_super_t
-    let layout: ImageLayout
-    let fragments: [sqfs_fragment_t]
-    let path: FilePath
+package struct InodeConsistency {
+    package let superBlock: sqfs_super_t
+    package let layout: ImageLayout
+    package let fragments: [sqfs_fragment_t]
+    package let path: FilePath
 
     private func corrupt(_ message: String) -> KsqshError { KsqshError(.imageCorrupt, path: path, message) }
     private func has(_ flag: SQFS_SUPER_FLAGS) -> Bool { superBlock.flags & UInt16(flag.rawValue) != 0 }
 
-    func check(_ root: ImageNode) throws {
+    package func check(_ root: ImageNode) throws {
         var inodeNumbers: Set<UInt32> = []
         var dataUsed = DataTiling()
         for (index, fragment) in fragments.enumerated() {

@@ -1,6 +1,7 @@
 import Glibc
 import Synchronization
 import SystemPackage
+import SquashFSFormat
 import SystemSupport
 
 /// Decompresses every file of an image, in parallel, and compares each byte

@@ -1,5 +1,4 @@
 import CSquashFS
-import SquashFSFormat
 import SystemPackage
 import SystemSupport
 
@@ -13,17 +12,17 @@ import SystemSupport
 /// damaged fragment count makes it allocate up to 64 GiB before reading a
 /// byte. Checked first, a damaged super block is reported as such, and no
 /// later read is sized by a number the layout has not confirmed.
-struct ImageLayout {
-    static let superBlockSize: UInt64 = 96
-    static let metadataBlockSize: UInt64 = 8192
+package struct ImageLayout {
+    package static let superBlockSize: UInt64 = 96
+    package static let metadataBlockSize: UInt64 = 8192
     /// Where a table is absent.
-    static let absent = UInt64.max
-    static let knownFlags: UInt16 = 0x0fff
+    package static let absent = UInt64.max
+    package static let knownFlags: UInt16 = 0x0fff
 
     /// The data blocks: after the super block and compressor options, up to the inode table.
-    let dataRegion: Range<UInt64>
+    package let dataRegion: Range<UInt64>
 
-    init(_ superBlock: sqfs_super_t, file: SquashFSFile, path: FilePath) throws {
+    package init(_ superBlock: sqfs_super_t, file: SquashFSFile, path: FilePath) throws {
         let reader = LayoutReader(file: file, path: path, bytesUsed: superBlock.bytes_used)
         let flags = superBlock.flags
         func corrupt(_ message: String) -> KsqshError { KsqshError(.imageCorrupt, path: path, message) }
@@ -91,16 +90,16 @@ struct ImageLayout {
 }
 
 /// One table after the data: a lookup array of fixed size, or a run of metadata blocks.
-struct ImageTable {
-    enum Kind {
+package struct ImageTable {
+    package enum Kind {
         case lookup(bytes: UInt64)
         /// `blocks`: how many, where the table's entry count fixes it.
         case chain(blocks: UInt64?, uncompressed: Bool)
     }
 
-    let name: String
-    let start: UInt64
-    let kind: Kind
+    package let name: String
+    package let start: UInt64
+    package let kind: Kind
 }
 
 /// Raw reads for the layout check: metadata block headers and lookup arrays.

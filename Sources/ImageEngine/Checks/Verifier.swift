@@ -1,5 +1,6 @@
 import CSquashFS
 import SystemPackage
+import SquashFSFormat
 import SystemSupport
 
 /// How `ksqsh verify` and `ksqsh squash --verify` compare.

@@ -4,14 +4,16 @@ import Glibc
 import SystemSupport
 
 /// Read-only views of one node of an image's directory tree.
-struct ImageEntry {
-    let node: ImageNode
+package struct ImageEntry {
+    package let node: ImageNode
 
-    var inode: UnsafeMutablePointer<sqfs_inode_generic_t> { node.inode }
-    var name: [UInt8] { node.name }
-    var children: [ImageEntry] { node.children.map(ImageEntry.init) }
+    package init(node: ImageNode) { self.node = node }
 
-    var kind: TreeNode.Kind? {
+    package var inode: UnsafeMutablePointer<sqfs_inode_generic_t> { node.inode }
+    package var name: [UInt8] { node.name }
+    package var children: [ImageEntry] { node.children.map(ImageEntry.init) }
+
+    package var kind: FileKind? {
         switch Int(inode.pointee.base.type) {
         case Int(SQFS_INODE_DIR.rawValue), Int(SQFS_INODE_EXT_DIR.rawValue): .directory
         case Int(SQFS_INODE_FILE.rawValue), Int(SQFS_INODE_EXT_FILE.rawValue): .regular
@@ -24,20 +26,20 @@ struct ImageEntry {
         }
     }
 
-    var permissions: UInt16 { inode.pointee.base.mode & 0o7777 }
-    var mtime: UInt32 { inode.pointee.base.mod_time }
-    var inodeNumber: UInt32 { inode.pointee.base.inode_number }
-    var uid: UInt32 { node.uid }
-    var gid: UInt32 { node.gid }
+    package var permissions: UInt16 { inode.pointee.base.mode & 0o7777 }
+    package var mtime: UInt32 { inode.pointee.base.mod_time }
+    package var inodeNumber: UInt32 { inode.pointee.base.inode_number }
+    package var uid: UInt32 { node.uid }
+    package var gid: UInt32 { node.gid }
 
-    var fileSize: UInt64 {
+    package var fileSize: UInt64 {
         var size: UInt64 = 0
         sqfs_inode_get_file_size(inode, &size)
         return size
     }
 
     /// Where the data starts, for reading files in image order.
-    var dataPosition: (fragment: UInt32, blocks: UInt64) {
+    package var dataPosition: (fragment: UInt32, blocks: UInt64) {
         var index: UInt32 = 0
         var offset: UInt32 = 0
         var start: UInt64 = 0
@@ -47,18 +49,18 @@ struct ImageEntry {
     }
 
     /// Whether full block `index` of a file is stored as a hole (size word 0).
-    func isSparseBlock(_ index: Int) -> Bool {
+    package func isSparseBlock(_ index: Int) -> Bool {
         index < ksqsh_inode_block_count(inode) && ksqsh_inode_block_sizes(inode)[index] == 0
     }
 
-    var symlinkTarget: [UInt8] {
+    package var symlinkTarget: [UInt8] {
         let size =
             inode.pointee.base.type == UInt16(SQFS_INODE_SLINK.rawValue)
             ? inode.pointee.data.slink.target_size : inode.pointee.data.slink_ext.target_size
         return Array(UnsafeRawBufferPointer(start: ksqsh_inode_payload(inode), count: Int(size)))
     }
 
-    var device: (major: UInt32, minor: UInt32) {
+    package var device: (major: UInt32, minor: UInt32) {
         let type = inode.pointee.base.type
         let devno =
             (type == UInt16(SQFS_INODE_CDEV.rawValue) || type == UInt16(SQFS_INODE_BDEV.rawValue))

@@ -4,11 +4,11 @@ import SystemPackage
 import SystemSupport
 
 /// One entry of an image's directory tree, owning the inode libsquashfs read.
-final class ImageNode {
-    let inode: UnsafeMutablePointer<sqfs_inode_generic_t>
-    let name: [UInt8]
-    let uid: UInt32
-    let gid: UInt32
+package final class ImageNode {
+    package let inode: UnsafeMutablePointer<sqfs_inode_generic_t>
+    package let name: [UInt8]
+    package let uid: UInt32
+    package let gid: UInt32
     fileprivate(set) var children: [ImageNode] = []
 
     fileprivate init(inode: UnsafeMutablePointer<sqfs_inode_generic_t>, name: [UInt8], uid: UInt32, gid: UInt32) {
@@ -20,7 +20,7 @@ final class ImageNode {
 
     deinit { ksqsh_free(inode) }
 
-    var isDirectory: Bool {
+    package var isDirectory: Bool {
         let type = inode.pointee.base.type
         return type == UInt16(SQFS_INODE_DIR.rawValue) || type == UInt16(SQFS_INODE_EXT_DIR.rawValue)
     }
@@ -32,16 +32,16 @@ final class ImageNode {
 /// deep tree), reads every directory once (a directory listed twice, or a
 /// cycle of directories, is corruption, not an exponential walk), and gives
 /// up past a depth no real tree reaches.
-struct ImageTreeReader {
+package struct ImageTreeReader {
     /// Deeper than this is corruption: a path of 2048 components does not fit
     /// in PATH_MAX, and no kernel tree comes near it.
-    static let maximumDepth = 2048
+    package static let maximumDepth = 2048
 
-    let path: FilePath
-    let reader: OpaquePointer
-    let ids: OpaquePointer
+    package let path: FilePath
+    package let reader: OpaquePointer
+    package let ids: OpaquePointer
 
-    func read() throws -> ImageNode {
+    package func read() throws -> ImageNode {
         var rootInode: UnsafeMutablePointer<sqfs_inode_generic_t>?
         try check(sqfs_dir_reader_get_root_inode(reader, &rootInode), "reading the root inode")
         let root = try node(rootInode!, name: [])

@@ -1,7 +1,6 @@
 import CKsqsh
 import CSquashFS
 import Glibc
-import SquashFSFormat
 import SystemPackage
 import SystemSupport
 
@@ -9,19 +8,19 @@ import SystemSupport
 /// compressor, id and fragment tables, and the whole directory tree with
 /// every inode. Everything a damaged image can get wrong is reported as a
 /// KsqshError (40 or 41), never a crash, a hang or a huge allocation.
-final class ImageReader {
-    let path: FilePath
-    let descriptor: FileDescriptor
-    var superBlock = sqfs_super_t()
-    let compression: Compression
-    let layout: ImageLayout
-    let root: ImageNode
+package final class ImageReader {
+    package let path: FilePath
+    package let descriptor: FileDescriptor
+    package var superBlock = sqfs_super_t()
+    package let compression: Compression
+    package let layout: ImageLayout
+    package let root: ImageNode
     /// Every fragment table entry, by index.
-    let fragments: [sqfs_fragment_t]
+    package let fragments: [sqfs_fragment_t]
     private let file: SquashFSFile
     private let compressor: Compressor
 
-    init(descriptor: FileDescriptor, path: FilePath) throws {
+    package init(descriptor: FileDescriptor, path: FilePath) throws {
         self.path = path
         self.descriptor = descriptor
         file = try SquashFSFile(descriptor: descriptor, writable: false, path: path)
@@ -29,11 +28,11 @@ final class ImageReader {
         superBlock = header.superBlock
         compression = header.compression
         layout = header.layout
-        compressor = try ImageReader.decompressor(compression, superBlock: superBlock, file: file, path: path)
+        compressor = try Compressor(reading: file, superBlock: superBlock, compression: compression, path: path)
 
         let ids = try IdTable()
         try ImageReader.check(sqfs_id_table_read(ids.handle, file.handle, &superBlock, compressor.handle), "reading the id table", path)
-        fragments = try ImageReader.fragmentTable(superBlock, file: file, compressor: compressor, path: path)
+        fragments = try FragmentTable(reading: file, superBlock: superBlock, compressor: compressor, path: path).entries(path: path)
         guard let directories = sqfs_dir_reader_create(&superBlock, compressor.handle, file.handle, 0) else {
             throw KsqshError(.internalError, path: path, "cannot create a directory reader (out of memory)")
         }
@@ -43,40 +42,13 @@ final class ImageReader {
     }
 
     /// A reader of file contents for one thread (libsquashfs readers are not thread-safe).
-    func makeDataReader() throws -> DataReader {
+    package func makeDataReader() throws -> DataReader {
         let file = try SquashFSFile(descriptor: descriptor, writable: false, path: path)
-        let compressor = try ImageReader.decompressor(compression, superBlock: superBlock, file: file, path: path)
+        let compressor = try Compressor(reading: file, superBlock: superBlock, compression: compression, path: path)
         return try DataReader(file: file, compressor: compressor, superBlock: superBlock, path: path)
     }
 
-    private static func decompressor(_ compression: Compression, superBlock: sqfs_super_t, file: SquashFSFile, path: FilePath) throws -> Compressor {
-        var config = sqfs_compressor_config_t()
-        guard sqfs_compressor_config_init(&config, compression.id, Int(superBlock.block_size), UInt16(SQFS_COMP_FLAG_UNCOMPRESS.rawValue)) == 0 else {
-            throw KsqshError(.imageCorrupt, path: path, "invalid block size \(superBlock.block_size) in the super block")
-        }
-        let compressor = try Compressor(config: config, compression: compression)
-        if superBlock.flags & UInt16(SQFS_FLAG_COMPRESSOR_OPTIONS.rawValue) != 0 {
-            try check(compressor.handle.pointee.read_options(compressor.handle, file.handle), "reading the compressor options", path)
-        }
-        return compressor
-    }
-
-    /// The fragment table, each entry inside the data region.
-    private static func fragmentTable(_ superBlock: sqfs_super_t, file: SquashFSFile, compressor: Compressor, path: FilePath) throws -> [sqfs_fragment_t] {
-        guard let table = sqfs_frag_table_create(0) else {
-            throw KsqshError(.internalError, path: path, "cannot create a fragment table (out of memory)")
-        }
-        defer { sqfs_destroy(UnsafeMutableRawPointer(table)) }
-        var superBlock = superBlock
-        try check(sqfs_frag_table_read(table, file.handle, &superBlock, compressor.handle), "reading the fragment table", path)
-        return try (0..<UInt32(sqfs_frag_table_get_size(table))).map { index in
-            var entry = sqfs_fragment_t()
-            try check(sqfs_frag_table_lookup(table, index, &entry), "reading fragment table entry \(index)", path)
-            return entry
-        }
-    }
-
-    static func check(_ status: Int32, _ what: String, _ path: FilePath) throws {
+    package static func check(_ status: Int32, _ what: String, _ path: FilePath) throws {
         guard status == 0 else {
             throw KsqshError(.imageCorrupt, path: path, "\(what) failed: \(SquashFSStatus.describe(status))")
         }
@@ -85,12 +57,12 @@ final class ImageReader {
 
 /// The super block, proven consistent with the file and with the layout of
 /// every table (no table is decoded yet).
-struct ImageHeader {
-    var superBlock = sqfs_super_t()
-    let compression: Compression
-    let layout: ImageLayout
+package struct ImageHeader {
+    package var superBlock = sqfs_super_t()
+    package let compression: Compression
+    package let layout: ImageLayout
 
-    init(file: SquashFSFile, path: FilePath) throws {
+    package init(file: SquashFSFile, path: FilePath) throws {
         let status = sqfs_super_read(&superBlock, file.handle)
         guard status == 0 else {
             throw KsqshError(.imageUnreadable, path: path, "not a readable squashfs image: \(SquashFSStatus.describe(status))")
@@ -107,12 +79,12 @@ struct ImageHeader {
 }
 
 /// Reads file contents out of an image (one per thread).
-final class DataReader {
+package final class DataReader {
     private let handle: OpaquePointer
     private let file: SquashFSFile
     private let compressor: Compressor
 
-    init(file: SquashFSFile, compressor: Compressor, superBlock: sqfs_super_t, path: FilePath) throws {
+    package init(file: SquashFSFile, compressor: Compressor, superBlock: sqfs_super_t, path: FilePath) throws {
         guard let reader = sqfs_data_reader_create(file.handle, Int(superBlock.block_size), compressor.handle, 0) else {
             throw KsqshError(.internalError, path: path, "cannot create a data reader (out of memory)")
         }
@@ -133,7 +105,7 @@ final class DataReader {
 
     /// Fills `buffer` from the file at `offset`: nil when it did, else
     /// what went wrong, for a difference list.
-    func readFully(_ inode: UnsafePointer<sqfs_inode_generic_t>, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> String? {
+    package func readFully(_ inode: UnsafePointer<sqfs_inode_generic_t>, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> String? {
         let got = read(inode, at: offset, into: buffer)
         if got == Int32(buffer.count) { return nil }
         return got < 0 ? "data cannot be read: \(SquashFSStatus.describe(got))" : "data ends early at byte \(offset + UInt64(got))"

@@ -1,5 +1,6 @@
 import Glibc
 import SystemPackage
+import SquashFSFormat
 import SystemSupport
 
 /// The content half of verifying an image made from a tarball: the archive
