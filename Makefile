@@ -344,7 +344,7 @@ clean:
 # The templates are compiled into ksqsh, so the binary works wherever it is
 # copied. This regenerates the Swift source holding them; a test fails when
 # it and templates/ disagree.
-EMBEDDED_TEMPLATES := Sources/KernelSquash/Hooks/EmbeddedTemplates.swift
+EMBEDDED_TEMPLATES := Sources/Portage/Hooks/EmbeddedTemplates.swift
 
 .PHONY: templates
 templates:

@@ -34,8 +34,6 @@ let package = Package(
         .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        // What Swift cannot import from C: the inode's flexible array, function-like
-        // macros, major()/minor(), and an sqfs_file_t that keeps errno.
         // What Swift cannot import from libsquashfs: the inode's flexible array,
         // function-like macros, and an sqfs_file_t that keeps errno.
         .target(
@@ -47,8 +45,8 @@ let package = Package(
         // that need _GNU_SOURCE (O_TMPFILE, SEEK_DATA, affinity, thread names).
         .target(name: "CSystemShim", cSettings: [.define("_GNU_SOURCE")]),
 
-        // The layers, bottom up. Each may import only the ones listed under it;
-        // ARCHITECTURE.md says what each owns.
+        // The layers, bottom up. Each may import only what its dependencies
+        // list; ARCHITECTURE.md says what each owns.
 
         // Errors, the syscall layer, atomic writes, processes, threads, the
         // clock, terminal output, the lock primitive. Knows no kernel and no image.

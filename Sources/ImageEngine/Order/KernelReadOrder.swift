@@ -99,14 +99,10 @@ public enum KernelReadOrder {
     /// jobs, objtool's build and the compilers read such files from more
     /// fragment blocks at once than the kernel's three cached ones, however
     /// they are ordered, and each miss decompresses a whole block; in
-    /// 256 KiB blocks a miss costs a quarter. Measured on linux-source-6.12
-    /// when introduced, cold modules_prepare: 11 MB instead of 20 MB of
-    /// fragments read, 2.3 s instead of 3.0 s system time, 5.1 s instead of
-    /// 5.5 s; the image grew by 135 KB (0.08 %: xz gains little beyond
-    /// 256 KiB of C text). 128 KiB blocks for the preparation group cut the
-    /// fragments a traced modules_prepare decompresses from 30 to 22 MB but
-    /// measured no faster, for 53 KB more. Every other fragment block is the
-    /// full block size.
+    /// 256 KiB blocks a miss costs a quarter, while xz gains little beyond
+    /// 256 KiB of C text. Smaller blocks read less again but measured no
+    /// faster (README, "Performance", has the figures). Every other
+    /// fragment block is the full block size.
     public static let smallFragmentBytes = 256 * 1024
 
     /// Storage order for `paths` (in tree order): the indices of `paths`,

@@ -83,9 +83,9 @@ extension Squash {
         var referenceLines: [ObjectIdentifier: [UInt8]] = [:]
         // The small files of the groups a build reads first (~70 MB for a
         // kernel), stored once the archive has ended in the order and
-        // fragment blocks the unpacked tree's layout gives them. Stored in
-        // archive order instead, a cold modules_prepare decompressed 450 MB
-        // of fragments rather than 30, and took 7.5 s rather than 4.3.
+        // fragment blocks the unpacked tree's layout gives them: stored in
+        // archive order, a cold build from the image decompresses many times
+        // the fragments (README, "Performance").
         var held: [ObjectIdentifier: HeldContent] = [:]
         do {
             while let entry = try reader.next() {

@@ -67,9 +67,9 @@ final class ImageWriter {
         try tables.writeDirectoryTable()
         // Every inode the kernel reads also reads its fragment's entry and
         // its owner's id, through a cache of eight metadata blocks that
-        // evicts in turn: a cold modules_prepare fetched the first
-        // fragment-table block 350 times. Stored raw, a fetch is a copy, not
-        // an 8 KiB xz decompression; the kernel tree's image grows by 8 KB.
+        // evicts in turn, so these blocks are fetched again and again.
+        // Stored raw, a fetch is a copy, not an 8 KiB xz decompression, for
+        // a few KB more image (README, "Performance").
         try compressor.storingRaw {
             try data.fragmentTable.write(to: file, super: &superBlock, compressor: compressor)
             try ids.write(to: file, super: &superBlock, compressor: compressor)
