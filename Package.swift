@@ -5,7 +5,6 @@ let package = Package(
     name: "ksqsh",
     products: [
         .executable(name: "ksqsh", targets: ["ksqsh"]),
-        .executable(name: "ksqsh-bench", targets: ["ksqsh-bench"]),
         .library(name: "KernelSquash", targets: ["KernelSquash"]),
     ],
     dependencies: [
@@ -55,8 +54,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Compares ksqsh with mksquashfs and gensquashfs on one kernel tree (`make bench`).
-        .executableTarget(name: "ksqsh-bench", dependencies: []),
         .testTarget(
             name: "KernelSquashTests",
             dependencies: ["KernelSquash", "CKsqsh", "CSquashFS", "ksqsh"],

@@ -38,7 +38,8 @@ struct BenchOptions {
           --quick          Measure only the tree's \(quickSubtree)/ (~20 s per tool).
           --source DIR     Kernel tree to squash (default: \(KernelCache.tree),
                            unpacked from \(KernelCache.tarball) if missing).
-          --ksqsh PATH     ksqsh binary (default: the ksqsh next to this binary).
+          --ksqsh PATH     ksqsh binary (default: the one `make build` wrote,
+                           .build/release/ksqsh).
           --out DIR        Scratch directory for images and logs; the bench's
                            own files in it are deleted at the end
                            (default: \(defaultOut)).

@@ -27,7 +27,7 @@ enum Bench {
         defer { scratch.remove() }
 
         let jobs = ProcessInfo.processInfo.activeProcessorCount
-        let tools = Toolset(ksqshPath: options.ksqsh ?? Executables.siblingOfSelf("ksqsh"))
+        let tools = Toolset(ksqshPath: options.ksqsh ?? Executables.builtKsqsh)
         // --cold-only needs only ksqsh and mksquashfs, and only to build missing images.
         if !tools.missing.isEmpty && !options.skipMissing && !options.coldOnly {
             throw BenchError(
