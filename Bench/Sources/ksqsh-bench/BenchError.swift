@@ -12,11 +12,6 @@ struct BenchError: Error, CustomStringConvertible {
         self.exitStatus = exitStatus
     }
 
-    /// Bad command line: the conventional EX_USAGE, as ArgumentParser uses too.
-    static func usage(_ message: String) -> BenchError {
-        BenchError(message, exitStatus: 64)
-    }
-
     /// SIGINT/SIGTERM: the shell convention 128 + signal number.
     static func interrupted(by signal: Int32) -> BenchError {
         BenchError("interrupted by signal \(signal)", exitStatus: 128 + signal)
