@@ -88,7 +88,7 @@ struct ColdReads {
         var mount: ReadOnlyMount?
         defer { mount?.unmount() }
         if let image = source.image {
-            mount = try ReadOnlyMount(image: image, at: "\(scratch.path)/mnt-\(source.name)", logDirectory: scratch.path)
+            mount = try ReadOnlyMount(image: image, at: "\(scratch.path)/mnt-\(source.name)")
         }
         let sourceDirectory = mount?.target ?? tree
 
