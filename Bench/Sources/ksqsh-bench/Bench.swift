@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import KernelSquash
 
 /// The run from start to finish: options → tools → input → measurements → report.
 struct Bench: ParsableCommand {
@@ -33,7 +34,7 @@ struct Bench: ParsableCommand {
             guard exitCode(for: error) == .validationFailure, !(error is ExitCode), !text.isEmpty else {
                 exit(withError: error)
             }
-            Console.error("ksqsh-bench: error: \(text) (see --help)\n")
+            Console.error("ksqsh-bench: error: \(text) (see --help)")
             Glibc.exit(ExitCode.validationFailure.rawValue)
         }
     }
@@ -44,7 +45,7 @@ struct Bench: ParsableCommand {
         do {
             status = try Self.perform(options)
         } catch {
-            Console.error("ksqsh-bench: error: \(error)\n")
+            Console.error("ksqsh-bench: error: \(error)")
             throw ExitCode((error as? BenchError)?.exitStatus ?? 1)
         }
         if status != 0 { throw ExitCode(status) }
@@ -54,7 +55,8 @@ struct Bench: ParsableCommand {
         let scratch = try Scratch(out: options.out)
         defer { scratch.remove() }
 
-        let jobs = ProcessInfo.processInfo.activeProcessorCount
+        // ksqsh's own default, so the tools it is compared with get the same cores.
+        let jobs = SquashOptions.availableCores
         let tools = Toolset(ksqshPath: options.ksqsh ?? Executables.builtKsqsh)
         // --cold-only needs only ksqsh and mksquashfs, and only to build missing images.
         if !tools.missing.isEmpty && !options.skipMissing && !options.coldOnly {
@@ -87,7 +89,7 @@ struct Bench: ParsableCommand {
             failures += coldReads
         }
         if !failures.isEmpty {
-            Console.error("\nksqsh-bench: FAILED: \(failures.joined(separator: ", ")) (see the errors above)\n")
+            Console.error("\nksqsh-bench: FAILED: \(failures.joined(separator: ", ")) (see the errors above)")
             return 1
         }
         return 0
@@ -132,7 +134,7 @@ struct Bench: ParsableCommand {
         let failures = try measureColdReads(
             source: source, ksqsh: ksqsh, mksquashfs: mksquashfs, runs: options.runs, jobs: jobs, scratch: scratch)
         if !failures.isEmpty {
-            Console.error("\nksqsh-bench: FAILED: cold reads from \(failures.joined(separator: ", ")) (see the errors above)\n")
+            Console.error("\nksqsh-bench: FAILED: cold reads from \(failures.joined(separator: ", ")) (see the errors above)")
             return 1
         }
         return 0
@@ -234,7 +236,6 @@ struct Bench: ParsableCommand {
             !!! command: \(contender.commandLine)
             !!! last lines of its stderr:
             \(Logs.tail(of: path))
-
             """)
     }
 

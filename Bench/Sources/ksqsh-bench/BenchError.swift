@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KernelSquash
 
 /// Every failure the bench reports: a sentence for the user and the exit
 /// status it should end with.
@@ -25,16 +26,11 @@ struct BenchError: Error, CustomStringConvertible {
 enum Console {
     static func flush() { fflush(nil) }
 
-    /// Plain write(2): if stderr is a closed pipe there is nobody left to
-    /// tell, and the SIGPIPE handler takes care of stopping.
+    /// `text` and a newline, straight to descriptor 2: if stderr is a closed
+    /// pipe there is nobody left to tell, and the SIGPIPE handler takes care
+    /// of stopping.
     static func error(_ text: String) {
         flush()
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            bytes = bytes.dropFirst(written)
-        }
+        writeToStandardErrorLine(text)
     }
 }

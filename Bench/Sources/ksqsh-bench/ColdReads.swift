@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KernelSquash
 
 /// What a kernel build reads from on a cold page cache: the unpacked tree,
 /// or a squashfs image of it loop-mounted read-only.
@@ -63,7 +64,7 @@ struct ColdReads {
 
     /// Why cold reads cannot run here, or nil when they can.
     static func obstacle() -> String? {
-        if geteuid() != 0 { return "cold reads need root (loop mounts, /proc/sys/vm/drop_caches)" }
+        if !MountEnvironment.isRoot { return "cold reads need root (loop mounts, /proc/sys/vm/drop_caches)" }
         if Executables.find("make") == nil { return "make is not on PATH (install the kernel build deps: `make deps`)" }
         return nil
     }
@@ -116,7 +117,6 @@ struct ColdReads {
                     !!! command: \(make) -C \(sourceDirectory) O=\(build) -j\(jobs) \(step.rawValue)
                     !!! last lines of its stderr:
                     \(Logs.tail(of: child.stderrPath))
-
                     """)
                 row.failed = true
                 return

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KernelSquash
 
 /// Finding the programs to measure. posix_spawn takes a path, and the table
 /// header prints it, so the reader knows exactly which binaries ran.
@@ -23,9 +24,7 @@ enum Executables {
     /// /proc/self/exe is used because argv[0] may be a bare name found
     /// through PATH.
     static var builtKsqsh: String {
-        let own =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
+        let own = MountEnvironment.executablePath ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: own).deletingLastPathComponent()
         let beside = directory.appendingPathComponent("ksqsh").path
         while directory.path != "/" {

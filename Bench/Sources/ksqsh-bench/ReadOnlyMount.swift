@@ -44,7 +44,7 @@ final class ReadOnlyMount {
             try LoopMount.unmount(FilePath(target), lazy: true)
             unmounted()
         } catch {
-            Console.error("ksqsh-bench: warning: cannot unmount \(target): \(error); run `umount -l \(target)`\n")
+            Console.error("ksqsh-bench: warning: cannot unmount \(target): \(error); run `umount -l \(target)`")
         }
     }
 
