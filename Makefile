@@ -10,10 +10,12 @@
 #   make deps            build/test dependencies via apt-get (Debian) or emerge (Gentoo),
 #                        and the Gentoo tools the tests run, in a local venv (.venv)
 #   make dist            source and dependency tarballs for the ebuild, into $(DIST_DIR)
-#   make test            build, then the test suite (needs root: it loop-mounts images)
+#   make test            build, then the test suite (needs root: it loop-mounts images);
+#                        also builds Bench/ (debug), so the bench cannot rot
 #   make reliability     the reliability suites, summarised as one table
 #   make bench           ksqsh vs mksquashfs vs gensquashfs on a whole kernel tree,
-#                        then (as root) cold-read builds from the tree and images
+#                        then (as root) cold-read builds from the tree and images;
+#                        ksqsh-bench is its own package in Bench/ (make bench-tool)
 #   make bench-quick     the same on drivers/net only (~20 s per tool)
 #   make bench-cold      only bench's cold reads (make defconfig/modules_prepare
 #                        from the tree and loop-mounted images; root)
@@ -52,7 +54,12 @@ SWIFT_BUILD       := $(SWIFT) build -c release --static-swift-stdlib $(SWIFT_BUI
 
 RELEASE_DIR := .build/release
 KSQSH       := $(RELEASE_DIR)/ksqsh
-KSQSH_BENCH := $(RELEASE_DIR)/ksqsh-bench
+
+# ksqsh-bench, a developer tool: its own package in Bench/ (as Fuzz/ is),
+# built in a scratch directory of its own, so `swift build` and the installed
+# product never see it. It finds the ksqsh to measure at $(KSQSH).
+BENCH_BUILD := .build/bench
+KSQSH_BENCH := $(BENCH_BUILD)/release/ksqsh-bench
 
 # What install copies besides the binary, generated from it into a staging
 # directory first, so that a failure leaves nothing half-installed.
@@ -105,17 +112,23 @@ SHELL       := /bin/bash
 # its prerequisites running left to right (deps before kernel-tree).
 .NOTPARALLEL:
 
-.PHONY: all build bench-tool man completions install uninstall install-check init-check deps system-deps venv dist test reliability bench bench-quick bench-cold kernel-tree setup clean
+.PHONY: all build bench-tool bench-check man completions install uninstall install-check init-check deps system-deps venv dist test reliability bench bench-quick bench-cold kernel-tree setup clean
 
 all: build
 
-# SwiftPM decides what is stale. ksqsh-bench (a developer tool) is built
-# with the same flags, so switching between the two never rebuilds the rest.
+# SwiftPM decides what is stale.
 build:
 	$(SWIFT_BUILD) --product ksqsh
 
+# Not self-contained like ksqsh (no --static-swift-stdlib): it runs where it
+# was built, and it links Foundation, which ksqsh does not.
 bench-tool:
-	$(SWIFT_BUILD) --product ksqsh-bench
+	$(SWIFT) build --package-path Bench --scratch-path $(BENCH_BUILD) -c release
+
+# What `make test` asks of the bench: that it still builds against the
+# library (debug, the quicker build; same scratch directory as bench-tool).
+bench-check:
+	$(SWIFT) build --package-path Bench --scratch-path $(BENCH_BUILD)
 
 # install and the staged files build the binary only when it is missing:
 # an already-built tree installs without SwiftPM. (The tests run `make
@@ -257,8 +270,8 @@ venv:
 # failing tests and their issues are printed again at the end. The release
 # binary and its staged files are built first, as the suite must not start
 # SwiftPM itself: tests run the binary with the Swift toolchain hidden, and
-# run `make install` on it.
-test: build man completions
+# run `make install` on it. The bench is only built (bench-check), never run.
+test: build man completions bench-check
 	@log=$$(mktemp /tmp/ksqsh-test.XXXXXX)
 	trap 'rm -f "$$log"' EXIT
 	status=0

@@ -5,7 +5,6 @@ let package = Package(
     name: "ksqsh",
     products: [
         .executable(name: "ksqsh", targets: ["ksqsh"]),
-        .executable(name: "ksqsh-bench", targets: ["ksqsh-bench"]),
         // For the sibling packages (Fuzz/, Bench/): what they use is `public`;
         // what the layers share only among themselves is `package`.
         .library(
@@ -96,8 +95,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Compares ksqsh with mksquashfs and gensquashfs on one kernel tree (`make bench`).
-        .executableTarget(name: "ksqsh-bench", dependencies: []),
         .testTarget(
             name: "KernelSquashTests",
             dependencies: [

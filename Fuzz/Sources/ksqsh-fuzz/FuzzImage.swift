@@ -1,5 +1,6 @@
 import Glibc
-import KernelSquash
+import ImageEngine
+import SystemSupport
 import SystemPackage
 
 /// One fuzz input: arbitrary bytes as an image, read as `ksqsh status`,

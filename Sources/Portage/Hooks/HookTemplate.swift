@@ -35,7 +35,7 @@ public enum HookTemplate: String, CaseIterable, Sendable {
         ]
         var output = text
         for (name, value) in values where output.contains("@\(name)@") {
-            output = output.replacingAll("@\(name)@", with: try value())
+            output = output.replacing("@\(name)@", with: try value())
         }
         if let leftover = output.firstMatch(of: #/@[A-Z_]+@/#) {
             throw KsqshError(.internalError, "template \(rawValue) has an unknown placeholder \(leftover.output)")
@@ -63,26 +63,5 @@ public enum HookTemplate: String, CaseIterable, Sendable {
             throw KsqshError(.pathRefused, path: helper, "cannot be named in a systemd unit (needs an absolute path without spaces or quotes)")
         }
         return path
-    }
-}
-
-/// Quotes a word for bash: safe for any bytes but NUL. Single quotes,
-/// unless the word holds '$' or '`': then double quotes with those escaped,
-/// which shellcheck does not mistake for an expansion meant to happen (SC2016).
-func shellQuoted(_ word: String) -> String {
-    guard word.contains(where: { $0 == "$" || $0 == "`" }) else {
-        return "'" + word.replacingAll("'", with: "'\\''") + "'"
-    }
-    var quoted = "\""
-    for character in word {
-        if "\\\"$`".contains(character) { quoted.append("\\") }
-        quoted.append(character)
-    }
-    return quoted + "\""
-}
-
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import Mounting
+import SystemSupport
 
 /// Finding the programs to measure. posix_spawn takes a path, and the table
 /// header prints it, so the reader knows exactly which binaries ran.
@@ -17,14 +19,20 @@ enum Executables {
         return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
     }
 
-    /// `make bench` runs .build/release/ksqsh-bench, so the ksqsh built in
-    /// the same configuration sits beside it. /proc/self/exe is used because
-    /// argv[0] may be a bare name found through PATH.
-    static func siblingOfSelf(_ name: String) -> String {
-        let own =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: own).deletingLastPathComponent().appendingPathComponent(name).path
+    /// The ksqsh `make build` wrote, .build/release/ksqsh: `make bench-tool`
+    /// builds this binary below the same .build (in .build/bench), so that is
+    /// the nearest .build above it; outside one, the ksqsh beside it.
+    /// /proc/self/exe is used because argv[0] may be a bare name found
+    /// through PATH.
+    static var builtKsqsh: String {
+        let own = MountEnvironment.executablePath ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: own).deletingLastPathComponent()
+        let beside = directory.appendingPathComponent("ksqsh").path
+        while directory.path != "/" {
+            if directory.lastPathComponent == ".build" { return directory.appendingPathComponent("release/ksqsh").path }
+            directory.deleteLastPathComponent()
+        }
+        return beside
     }
 }
 
@@ -49,7 +57,7 @@ struct Toolset {
         var problems: [String] = []
         if ksqsh == nil {
             problems.append(
-                "ksqsh not found at \(ksqshPath) (build it with `swift build -c release` or pass --ksqsh PATH)")
+                "ksqsh not found at \(ksqshPath) (build it with `make build` or pass --ksqsh PATH)")
         }
         if mksquashfs == nil { problems.append("mksquashfs not found on PATH (install squashfs-tools: `make deps`)") }
         if gensquashfs == nil {

@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import Mounting
+import SystemSupport
 
 /// What a kernel build reads from on a cold page cache: the unpacked tree,
 /// or a squashfs image of it loop-mounted read-only.
@@ -63,7 +65,7 @@ struct ColdReads {
 
     /// Why cold reads cannot run here, or nil when they can.
     static func obstacle() -> String? {
-        if geteuid() != 0 { return "cold reads need root (loop mounts, /proc/sys/vm/drop_caches)" }
+        if !MountEnvironment.isRoot { return "cold reads need root (loop mounts, /proc/sys/vm/drop_caches)" }
         if Executables.find("make") == nil { return "make is not on PATH (install the kernel build deps: `make deps`)" }
         return nil
     }
@@ -88,7 +90,7 @@ struct ColdReads {
         var mount: ReadOnlyMount?
         defer { mount?.unmount() }
         if let image = source.image {
-            mount = try ReadOnlyMount(image: image, at: "\(scratch.path)/mnt-\(source.name)", logDirectory: scratch.path)
+            mount = try ReadOnlyMount(image: image, at: "\(scratch.path)/mnt-\(source.name)")
         }
         let sourceDirectory = mount?.target ?? tree
 
@@ -116,7 +118,6 @@ struct ColdReads {
                     !!! command: \(make) -C \(sourceDirectory) O=\(build) -j\(jobs) \(step.rawValue)
                     !!! last lines of its stderr:
                     \(Logs.tail(of: child.stderrPath))
-
                     """)
                 row.failed = true
                 return

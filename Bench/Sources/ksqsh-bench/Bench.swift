@@ -1,33 +1,63 @@
+import ArgumentParser
 import Foundation
 import Glibc
+import SystemSupport
 
 /// The run from start to finish: options → tools → input → measurements → report.
-enum Bench {
-    static func main(arguments: [String]) -> Int32 {
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ksqsh-bench",
+        abstract: "Compare ksqsh with mksquashfs and gensquashfs on one kernel tree, then read builds from their images.",
+        discussion: """
+            Squashes one tree with ksqsh, mksquashfs and gensquashfs in turn (xz, 1 MiB blocks, all cores, warm \
+            page cache) and prints a Markdown table with each tool's wall time, CPU time, peak RSS and image size \
+            against mksquashfs, then the issue's targets for ksqsh as PASS/MISS.
+
+            Then the cold reads (root only): `make defconfig` and `make modules_prepare` (-j all cores, fresh O= \
+            dir) from the plain tree, the mksquashfs image and the ksqsh image (both loop-mounted read-only), \
+            caches dropped before each step, in a table against the issue's targets (yes/NO).
+
+            Exit status: 0 when every tool and build succeeded (MISS and NO are reported, not fatal), 1 when a \
+            tool or build failed or a tool is missing, 64 on bad usage, 128+N on signal N.
+            """)
+
+    @OptionGroup var options: BenchOptions
+
+    /// As swift-argument-parser's own `main()`, except that a usage error is
+    /// one line on stderr (status 64): `--help` gives the usage.
+    static func main() {
         do {
-            let options = try BenchOptions.parse(arguments)
-            if options.help {
-                print(BenchOptions.usage)
-                return 0
-            }
-            Interruption.install()
-            return try run(options)
-        } catch let error as BenchError {
-            Console.error("ksqsh-bench: error: \(error)\n")
-            if error.exitStatus == 64 { Console.error("\n\(BenchOptions.usage)\n") }
-            return error.exitStatus
+            var command = try parseAsRoot()
+            try command.run()
         } catch {
-            Console.error("ksqsh-bench: error: \(error)\n")
-            return 1
+            let text = message(for: error)
+            guard exitCode(for: error) == .validationFailure, !(error is ExitCode), !text.isEmpty else {
+                exit(withError: error)
+            }
+            Console.error("ksqsh-bench: error: \(text) (see --help)")
+            Glibc.exit(ExitCode.validationFailure.rawValue)
         }
     }
 
-    private static func run(_ options: BenchOptions) throws -> Int32 {
+    func run() throws {
+        Interruption.install()
+        let status: Int32
+        do {
+            status = try Self.perform(options)
+        } catch {
+            Console.error("ksqsh-bench: error: \(error)")
+            throw ExitCode((error as? BenchError)?.exitStatus ?? 1)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    private static func perform(_ options: BenchOptions) throws -> Int32 {
         let scratch = try Scratch(out: options.out)
         defer { scratch.remove() }
 
-        let jobs = ProcessInfo.processInfo.activeProcessorCount
-        let tools = Toolset(ksqshPath: options.ksqsh ?? Executables.siblingOfSelf("ksqsh"))
+        // ksqsh's own default, so the tools it is compared with get the same cores.
+        let jobs = Processors.available
+        let tools = Toolset(ksqshPath: options.ksqsh ?? Executables.builtKsqsh)
         // --cold-only needs only ksqsh and mksquashfs, and only to build missing images.
         if !tools.missing.isEmpty && !options.skipMissing && !options.coldOnly {
             throw BenchError(
@@ -59,7 +89,7 @@ enum Bench {
             failures += coldReads
         }
         if !failures.isEmpty {
-            Console.error("\nksqsh-bench: FAILED: \(failures.joined(separator: ", ")) (see the errors above)\n")
+            Console.error("\nksqsh-bench: FAILED: \(failures.joined(separator: ", ")) (see the errors above)")
             return 1
         }
         return 0
@@ -104,7 +134,7 @@ enum Bench {
         let failures = try measureColdReads(
             source: source, ksqsh: ksqsh, mksquashfs: mksquashfs, runs: options.runs, jobs: jobs, scratch: scratch)
         if !failures.isEmpty {
-            Console.error("\nksqsh-bench: FAILED: cold reads from \(failures.joined(separator: ", ")) (see the errors above)\n")
+            Console.error("\nksqsh-bench: FAILED: cold reads from \(failures.joined(separator: ", ")) (see the errors above)")
             return 1
         }
         return 0
@@ -206,7 +236,6 @@ enum Bench {
             !!! command: \(contender.commandLine)
             !!! last lines of its stderr:
             \(Logs.tail(of: path))
-
             """)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// One row of the table: a tool invocation that turns the source tree into
 /// an image. All rows ask for the same image: squashfs 4.0, xz, 1 MiB blocks,
@@ -70,11 +71,9 @@ struct Contender {
     /// The command as a shell would show it, for the log and error messages
     /// only; nothing is ever run through a shell.
     var commandLine: String {
-        ([executable ?? program] + arguments).map(Self.shellQuoted).joined(separator: " ")
-    }
-
-    private static func shellQuoted(_ word: String) -> String {
-        let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=%:+,".contains($0) }
-        return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        ([executable ?? program] + arguments).map { word in
+            let plain = !word.isEmpty && word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=%:+,".contains($0) }
+            return plain ? word : shellQuoted(word)
+        }.joined(separator: " ")
     }
 }

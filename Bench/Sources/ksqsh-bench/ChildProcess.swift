@@ -33,6 +33,11 @@ struct ChildUsage {
 
 /// One command, run without a shell: explicit argv, stdin from /dev/null (CI
 /// has none), stdout and stderr into files so output volume never matters.
+///
+/// Not SystemSupport's ChildProcess, which runs a helper with our output and
+/// returns its status: measuring needs the child's own rusage (wait4),
+/// both streams in files, a process group of its own for make, and stop
+/// signals passed on while waiting.
 struct ChildProcess {
     let executable: String
     let arguments: [String]

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SystemSupport
 
 /// Every failure the bench reports: a sentence for the user and the exit
 /// status it should end with.
@@ -10,11 +11,6 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String, exitStatus: Int32 = 1) {
         self.description = description
         self.exitStatus = exitStatus
-    }
-
-    /// Bad command line: the conventional EX_USAGE, as ArgumentParser uses too.
-    static func usage(_ message: String) -> BenchError {
-        BenchError(message, exitStatus: 64)
     }
 
     /// SIGINT/SIGTERM: the shell convention 128 + signal number.
@@ -30,16 +26,11 @@ struct BenchError: Error, CustomStringConvertible {
 enum Console {
     static func flush() { fflush(nil) }
 
-    /// Plain write(2): if stderr is a closed pipe there is nobody left to
-    /// tell, and the SIGPIPE handler takes care of stopping.
+    /// `text` and a newline, straight to descriptor 2: if stderr is a closed
+    /// pipe there is nobody left to tell, and the SIGPIPE handler takes care
+    /// of stopping.
     static func error(_ text: String) {
         flush()
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            bytes = bytes.dropFirst(written)
-        }
+        writeToStandardErrorLine(text)
     }
 }
