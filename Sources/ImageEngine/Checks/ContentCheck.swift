@@ -81,12 +81,7 @@ final class ContentCheck: @unchecked Sendable {
     private func check(_ slice: ArraySlice<FileToCheck>) throws {
         let reader = try image.makeDataReader()
         let chunk = Int(image.superBlock.block_size)
-        let fromImage = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
-        let fromSource = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
-        defer {
-            fromImage.deallocate()
-            fromSource.deallocate()
-        }
+        let buffers = ChunkBuffers(blockSize: chunk)
         var checked: UInt64 = 0
         for file in slice {
             let source = try file.source.map { node in try SourceFileReader(node, in: tree!) }
@@ -101,16 +96,14 @@ final class ContentCheck: @unchecked Sendable {
                     offset += UInt64(count)
                     continue
                 }
-                let imageBytes = UnsafeMutableRawBufferPointer(rebasing: fromImage[0..<count])
-                if let problem = reader.readFully(file.image.inode, at: offset, into: imageBytes) {
+                if let problem = reader.readFully(file.image.inode, at: offset, into: buffers.imagePrefix(count)) {
                     note(file.path, problem)
                     break
                 }
                 if let source {
-                    let sourceBytes = UnsafeMutableRawBufferPointer(rebasing: fromSource[0..<count])
-                    try source.read(into: sourceBytes, at: offset)
-                    if memcmp(imageBytes.baseAddress!, sourceBytes.baseAddress!, count) != 0 {
-                        note(file.path, "content differs in bytes \(offset)–\(offset + UInt64(count) - 1)")
+                    try source.read(into: buffers.sourcePrefix(count), at: offset)
+                    if let difference = buffers.difference(count, at: offset) {
+                        note(file.path, difference)
                         break
                     }
                 }

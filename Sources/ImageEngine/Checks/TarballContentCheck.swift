@@ -31,12 +31,7 @@ struct TarballContentCheck {
     mutating func run(rereading reader: TarReader) throws {
         let data = try image.makeDataReader()
         let blockSize = Int(image.superBlock.block_size)
-        let fromImage = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
-        let fromArchive = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
-        defer {
-            fromImage.deallocate()
-            fromArchive.deallocate()
-        }
+        let buffers = ChunkBuffers(blockSize: blockSize)
         var position = 0
         while let entry = try reader.next() {
             guard case .node(.regular) = entry.kind else { continue }
@@ -53,15 +48,13 @@ struct TarballContentCheck {
             var offset: UInt64 = 0
             while offset < entry.size {
                 let count = Int(min(UInt64(blockSize), entry.size - offset))
-                let imageBytes = UnsafeMutableRawBufferPointer(rebasing: fromImage[0..<count])
-                let archiveBytes = UnsafeMutableRawBufferPointer(rebasing: fromArchive[0..<count])
-                try reader.readContent(into: archiveBytes)
-                if let problem = data.readFully(file.image.inode, at: offset, into: imageBytes) {
+                try reader.readContent(into: buffers.sourcePrefix(count))
+                if let problem = data.readFully(file.image.inode, at: offset, into: buffers.imagePrefix(count)) {
                     note(file.path, problem)
                     break
                 }
-                guard memcmp(imageBytes.baseAddress!, archiveBytes.baseAddress!, count) == 0 else {
-                    note(file.path, "content differs in bytes \(offset)–\(offset + UInt64(count) - 1)")
+                if let difference = buffers.difference(count, at: offset) {
+                    note(file.path, difference)
                     break
                 }
                 offset += UInt64(count)
