@@ -30,13 +30,13 @@ package struct FileLock {
 
     /// Runs `body` holding the lock.
     package func holding<T>(_ body: () throws -> T) throws -> T {
-        try HeldLocks.shared.acquire(path) { try open(path, subject: subject) }
+        try HeldLocks.shared.acquire(path) { try open() }
         defer { HeldLocks.shared.release(path) }
         return try body()
     }
 
     /// Opens and locks the file, waiting up to `timeout`; returns the descriptor.
-    private func open(_ path: FilePath, subject: String) throws -> Int32 {
+    private func open() throws -> Int32 {
         let directoryFD = try openDirectory(path.removingLastComponent())
         defer { close(directoryFD) }
         let fd = openat(directoryFD, path.lastComponent!.string, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
@@ -44,7 +44,7 @@ package struct FileLock {
             throw lockError(path, "cannot create the lock file for \(subject)", errno: errno)
         }
         do {
-            try wait(for: fd, path: path, subject: subject)
+            try wait(for: fd)
         } catch {
             close(fd)
             throw error
@@ -56,7 +56,7 @@ package struct FileLock {
         return fd
     }
 
-    private func wait(for fd: Int32, path: FilePath, subject: String) throws {
+    private func wait(for fd: Int32) throws {
         let deadline = MonotonicClock.now() + timeout
         var announced = false
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
