@@ -42,8 +42,9 @@ public enum LoopMount {
         defer { mnt_free_context(context) }
         mnt_context_set_fstype(context, "squashfs")
         mnt_context_set_options(context, options)
-        mnt_context_set_source(context, image.string)
-        mnt_context_set_target(context, target.string)
+        // Raw bytes: libmount copies them, and they reach mount(2) as given.
+        _ = image.withPlatformString { mnt_context_set_source(context, $0) }
+        _ = target.withPlatformString { mnt_context_set_target(context, $0) }
         let status = mnt_context_mount(context)
         if status != 0 || mnt_context_get_status(context) != 1 {
             if created { try? target.removeDirectory() }
