@@ -13,9 +13,10 @@ import SystemPackage
 //   anything else can change it.
 
 extension Errno {
-    /// The calling thread's last error, for the calls that report failure
-    /// otherwise than by returning -1 (readdir, fdopendir, posix_spawn's
-    /// neighbours). The corresponding C variable is `errno`.
+    /// The calling thread's last error, for the calls not wrapped here
+    /// (readdir, fdopendir, waitpid, flock, pread), read right after them.
+    ///
+    /// The corresponding C variable is `errno`.
     package static var current: Errno { Errno(rawValue: Glibc.errno) }
 }
 
