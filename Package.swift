@@ -62,7 +62,7 @@ let package = Package(
         // writer, image checks and the comparison, deleting the sources.
         .target(
             name: "ImageEngine",
-            dependencies: ["SquashFSFormat", "SystemSupport", "CSquashFS", "CSystemShim", "CLZMA", "CZlib", "CZstd"]
+            dependencies: ["SquashFSFormat", "SystemSupport", "CSquashFS", "CLZMA", "CZlib", "CZstd"]
         ),
         // Loop devices and mounts through libmount, the mount table, who keeps
         // a mount busy. Knows nothing of images beyond their path.

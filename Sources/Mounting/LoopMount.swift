@@ -30,8 +30,10 @@ public enum LoopMount {
                 "\(existing.source) (\(existing.fileSystem)) is already mounted here; unmount it first (ksqsh umount, or umount \(target))")
         }
         try MountEnvironment.requireRoot(to: "mount \(image)")
-        guard access(image.string, R_OK) == 0 else {
-            throw KsqshError(.mountFailed, path: image, "image does not exist or is not readable", errno: Errno(rawValue: errno))
+        do {
+            try image.checkAccess(.readable)
+        } catch {
+            throw KsqshError(.mountFailed, path: image, "image does not exist or is not readable", errno: error)
         }
         try check(image)
         let created = try createMountPoint(target)
@@ -40,11 +42,12 @@ public enum LoopMount {
         defer { mnt_free_context(context) }
         mnt_context_set_fstype(context, "squashfs")
         mnt_context_set_options(context, options)
-        mnt_context_set_source(context, image.string)
-        mnt_context_set_target(context, target.string)
+        // Raw bytes: libmount copies them, and they reach mount(2) as given.
+        _ = image.withPlatformString { mnt_context_set_source(context, $0) }
+        _ = target.withPlatformString { mnt_context_set_target(context, $0) }
         let status = mnt_context_mount(context)
         if status != 0 || mnt_context_get_status(context) != 1 {
-            if created { rmdir(target.string) }
+            if created { try? target.removeDirectory() }
             throw mountError(context: context, status: status, image: image, target: target)
         }
         return .mounted
@@ -91,15 +94,16 @@ public enum LoopMount {
 
     /// Returns whether it had to be created.
     private static func createMountPoint(_ target: FilePath) throws -> Bool {
-        var info = stat()
-        if lstat(target.string, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else {
+        if let info = try? target.stat(followTargetSymlink: false) {
+            guard info.type == .directory else {
                 throw KsqshError(.pathRefused, path: target, "mount point exists but is not a directory (a symlink?); remove it or choose another")
             }
             return false
         }
-        guard mkdir(target.string, 0o755) == 0 else {
-            throw KsqshError(.mountFailed, path: target, "cannot create the mount point", errno: Errno(rawValue: errno))
+        do {
+            try target.makeDirectory()
+        } catch {
+            throw KsqshError(.mountFailed, path: target, "cannot create the mount point", errno: error)
         }
         return true
     }

@@ -17,7 +17,7 @@ public enum MountEnvironment {
         return text.split(separator: "\n").contains { $0.split(separator: "\t").last.map(String.init) == name }
     }
 
-    public static var hasLoopSupport: Bool { access("/dev/loop-control", F_OK) == 0 }
+    public static var hasLoopSupport: Bool { FilePath("/dev/loop-control").isAccessible(.exists) }
 
     /// True when this process has its own mount namespace, unlike init's:
     /// mounts made here vanish for everyone else when it exits. Portage's
@@ -30,10 +30,7 @@ public enum MountEnvironment {
     /// This program's own path (/proc/self/exe).
     public static var executablePath: String? { linkTarget("/proc/self/exe") }
 
-    public static func linkTarget(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink(path, &buffer, buffer.count - 1)
-        guard count >= 0 else { return nil }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    public static func linkTarget(_ path: FilePath) -> String? {
+        (try? path.readSymbolicLink()).map { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -13,7 +13,7 @@ package final class SquashFSFile {
 
     package init(descriptor: FileDescriptor, writable: Bool, path: FilePath) throws {
         guard let file = ksqsh_file_from_fd(descriptor.rawValue, writable ? 1 : 0) else {
-            throw KsqshError(.internalError, path: path, "cannot set up image I/O", errno: Errno(rawValue: Glibc.errno))
+            throw KsqshError(.internalError, path: path, "cannot set up image I/O", errno: .current)
         }
         handle = file
     }

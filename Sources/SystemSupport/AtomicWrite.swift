@@ -6,8 +6,14 @@ import SystemPackage
 package func writeAtomically(_ bytes: [UInt8], to target: FilePath, mode: mode_t = 0o644) throws {
     let directory = target.removingLastComponent()
     let temporary = hiddenTemporaryName(for: target)
-    let fd = open(temporary.string, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-    guard fd >= 0 else { throw KsqshError(.writeFailed, path: directory, "cannot write \(target.lastComponent!)", errno: Errno(rawValue: errno)) }
+    let fd: Int32
+    do {
+        fd = try FileDescriptor.open(
+            temporary, .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec, .noFollow], permissions: FilePermissions(rawValue: mode)
+        ).rawValue
+    } catch let errno as Errno {
+        throw KsqshError(.writeFailed, path: directory, "cannot write \(target.lastComponent!)", errno: errno)
+    }
     var failure: Int32 = 0
     bytes.withUnsafeBytes { raw in
         var offset = 0
@@ -23,9 +29,11 @@ package func writeAtomically(_ bytes: [UInt8], to target: FilePath, mode: mode_t
     }
     if failure == 0 && fsync(fd) != 0 { failure = errno }
     close(fd)
-    if failure == 0 && rename(temporary.string, target.string) != 0 { failure = errno }
+    if failure == 0 {
+        do { try temporary.rename(to: target) } catch { failure = error.rawValue }
+    }
     if failure != 0 {
-        unlink(temporary.string)
+        try? temporary.unlink()
         throw KsqshError(failure == ENOSPC ? .noSpace : .writeFailed, path: target, "cannot write", errno: Errno(rawValue: failure))
     }
     syncDirectory(of: target)
@@ -35,9 +43,8 @@ package func writeAtomically(_ bytes: [UInt8], to target: FilePath, mode: mode_t
 /// survives a power cut. Best effort: the data itself is already synced.
 package func syncDirectory(of path: FilePath) {
     let directory = path.removingLastComponent().isEmpty ? FilePath(".") : path.removingLastComponent()
-    let fd = directory.withPlatformString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-    if fd >= 0 {
-        fsync(fd)
-        close(fd)
+    if let descriptor = try? FileDescriptor.openDirectory(directory) {
+        fsync(descriptor.rawValue)
+        try? descriptor.close()
     }
 }

@@ -47,7 +47,7 @@ package struct ChildProcess {
         }
         var result: Int32 = 0
         while waitpid(pid, &result, 0) < 0 {
-            guard errno == EINTR else { throw KsqshError(.internalError, "waiting for \(executable) failed", errno: Errno(rawValue: errno)) }
+            guard errno == EINTR else { throw KsqshError(.internalError, "waiting for \(executable) failed", errno: .current) }
         }
         // WIFEXITED / WEXITSTATUS / WTERMSIG are macros.
         let signal = result & 0x7f

@@ -13,7 +13,7 @@ package func isDotOrDotDot(_ name: [UInt8]) -> Bool {
 
 /// The names in a directory, without "." and ".."; empty if it cannot be read.
 package func directoryNames(_ directory: FilePath) -> [String] {
-    guard let stream = opendir(directory.string) else { return [] }
+    guard let stream = directory.withPlatformString({ opendir($0) }) else { return [] }
     defer { closedir(stream) }
     var names: [String] = []
     while let entry = readdir(stream) {
@@ -28,18 +28,14 @@ package func hasEntries(_ directory: FilePath) -> Bool {
     !directoryNames(directory).isEmpty
 }
 
-/// A regular file, or a symlink to one. Paths go to the kernel as their
-/// raw bytes (`.string` would repair a name that is not UTF-8).
+/// A regular file, or a symlink to one.
 package func isRegularFile(_ path: FilePath) -> Bool {
-    var info = stat()
-    return path.withPlatformString { stat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFREG
+    (try? path.stat())?.type == .regular
 }
 
 /// A real directory; with `followingSymlinks`, also a symlink to one.
 package func isDirectory(_ path: FilePath, followingSymlinks: Bool = false) -> Bool {
-    var info = stat()
-    let status = path.withPlatformString { followingSymlinks ? stat($0, &info) : lstat($0, &info) }
-    return status == 0 && info.st_mode & S_IFMT == S_IFDIR
+    (try? path.stat(followTargetSymlink: followingSymlinks))?.type == .directory
 }
 
 extension Array where Element == UInt8 {
@@ -52,7 +48,9 @@ package func makeDirectories(_ path: FilePath) throws {
     if isDirectory(path, followingSymlinks: true) { return }
     let parent = path.removingLastComponent()
     if parent != path && !parent.isEmpty { try makeDirectories(parent) }
-    guard mkdir(path.string, 0o755) == 0 || errno == EEXIST else {
-        throw KsqshError(.writeFailed, path: path, "cannot create directory", errno: Errno(rawValue: errno))
+    do {
+        try path.makeDirectory()
+    } catch {
+        guard error == .fileExists else { throw KsqshError(.writeFailed, path: path, "cannot create directory", errno: error) }
     }
 }

@@ -6,40 +6,50 @@ import SystemPackage
 /// nothing on another filesystem (a mount inside) is touched.
 package enum DirectoryRemoval {
     package static func remove(_ directory: FilePath) throws {
-        var info = stat()
-        guard lstat(directory.string, &info) == 0 else { return }
-        guard info.st_mode & S_IFMT == S_IFDIR else {
+        guard let info = try? directory.stat(followTargetSymlink: false) else { return }
+        guard info.type == .directory else {
             throw KsqshError(.pathRefused, path: directory, "is not a real directory (a symlink?); refusing to delete through it")
         }
-        let fd = open(directory.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw KsqshError(.deleteFailed, path: directory, "cannot open", errno: Errno(rawValue: errno)) }
-        try removeContents(of: fd, path: directory, device: info.st_dev)
-        close(fd)
-        guard rmdir(directory.string) == 0 else {
-            throw KsqshError(.deleteFailed, path: directory, "cannot remove", errno: Errno(rawValue: errno))
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.openDirectory(directory, followingSymlinks: false)
+        } catch {
+            throw KsqshError(.deleteFailed, path: directory, "cannot open", errno: error)
+        }
+        try removeContents(of: descriptor, path: directory, device: info.deviceID)
+        try? descriptor.close()
+        do {
+            try directory.removeDirectory()
+        } catch {
+            throw KsqshError(.deleteFailed, path: directory, "cannot remove", errno: error)
         }
     }
 
-    private static func removeContents(of fd: Int32, path: FilePath, device: dev_t) throws {
-        guard let stream = fdopendir(dup(fd)) else { throw KsqshError(.deleteFailed, path: path, "cannot list", errno: Errno(rawValue: errno)) }
+    private static func removeContents(of descriptor: FileDescriptor, path: FilePath, device: DeviceID) throws {
+        guard let stream = fdopendir(dup(descriptor.rawValue)) else { throw KsqshError(.deleteFailed, path: path, "cannot list", errno: .current) }
         defer { closedir(stream) }
         while let entry = readdir(stream) {
             let name = entryName(entry)
             if isDotOrDotDot(name) { continue }
             let child = path.appending(String(decoding: name, as: UTF8.self))
-            var info = stat()
-            guard fstatat(fd, name.cString, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-            if info.st_mode & S_IFMT == S_IFDIR {
-                guard info.st_dev == device else {
+            guard let info = try? Stat(name.cString, relativeTo: descriptor, flags: .symlinkNoFollow) else { continue }
+            if info.type == .directory {
+                guard info.deviceID == device else {
                     throw KsqshError(.pathRefused, path: child, "is another filesystem mounted inside; unmount it first")
                 }
-                let childFD = openat(fd, name.cString, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                guard childFD >= 0 else { throw KsqshError(.deleteFailed, path: child, "cannot open", errno: Errno(rawValue: errno)) }
-                defer { close(childFD) }
-                try removeContents(of: childFD, path: child, device: device)
+                let childDescriptor: FileDescriptor
+                do {
+                    childDescriptor = try descriptor.openEntry(name.cString, .readOnly, options: [.directory, .noFollow, .closeOnExec])
+                } catch {
+                    throw KsqshError(.deleteFailed, path: child, "cannot open", errno: error)
+                }
+                defer { try? childDescriptor.close() }
+                try removeContents(of: childDescriptor, path: child, device: device)
             }
-            guard unlinkat(fd, name.cString, info.st_mode & S_IFMT == S_IFDIR ? AT_REMOVEDIR : 0) == 0 else {
-                throw KsqshError(.deleteFailed, path: child, "cannot remove", errno: Errno(rawValue: errno))
+            do {
+                try descriptor.removeEntry(name.cString, isDirectory: info.type == .directory)
+            } catch {
+                throw KsqshError(.deleteFailed, path: child, "cannot remove", errno: error)
             }
         }
     }

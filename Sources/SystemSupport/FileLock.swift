@@ -37,11 +37,15 @@ package struct FileLock {
 
     /// Opens and locks the file, waiting up to `timeout`; returns the descriptor.
     private func open() throws -> Int32 {
-        let directoryFD = try openDirectory(path.removingLastComponent())
-        defer { close(directoryFD) }
-        let fd = openat(directoryFD, path.lastComponent!.string, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else {
-            throw lockError(path, "cannot create the lock file for \(subject)", errno: errno)
+        let directory = try openDirectory(path.removingLastComponent())
+        defer { try? directory.close() }
+        let fd: Int32
+        do {
+            fd = try directory.openEntry(
+                path.lastComponent!, .readWrite, options: [.create, .closeOnExec, .noFollow], permissions: FilePermissions(rawValue: 0o644)
+            ).rawValue
+        } catch {
+            throw lockError(path, "cannot create the lock file for \(subject)", errno: error.rawValue)
         }
         do {
             try wait(for: fd)
@@ -61,7 +65,7 @@ package struct FileLock {
         var announced = false
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else {
-                throw KsqshError(.kernelLocked, path: path, "cannot lock", errno: Errno(rawValue: errno))
+                throw KsqshError(.kernelLocked, path: path, "cannot lock", errno: .current)
             }
             let holder = currentHolder(fd)
             guard MonotonicClock.now() < deadline else {
@@ -99,31 +103,38 @@ package struct FileLock {
     /// that only this user can write: /run/lock is world-writable, and a
     /// directory (or symlink) planted there by someone else would let them
     /// steer where root creates files, or hold every lock.
-    private func openDirectory(_ directory: FilePath) throws -> Int32 {
+    private func openDirectory(_ directory: FilePath) throws -> FileDescriptor {
         var path = FilePath(directory.root.map { $0.string } ?? "")
         for component in directory.components {
             path.append(component)
-            if mkdir(path.string, 0o755) != 0, errno != EEXIST {
-                throw lockError(path, "cannot create the lock directory", errno: errno)
+            do {
+                try path.makeDirectory()
+            } catch {
+                guard error == .fileExists else { throw lockError(path, "cannot create the lock directory", errno: error.rawValue) }
             }
         }
-        let fd = Glibc.open(directory.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        var info = stat()
-        guard fd >= 0, fstat(fd, &info) == 0 else {
-            let code = errno
-            if fd >= 0 { close(fd) }
-            throw KsqshError(.kernelLocked, path: directory, "cannot open the lock directory (a symlink?); remove it", errno: Errno(rawValue: code))
+        let descriptor: FileDescriptor
+        let info: Stat
+        do throws(Errno) {
+            descriptor = try FileDescriptor.openDirectory(directory, followingSymlinks: false)
+            do { info = try descriptor.stat() } catch {
+                try? descriptor.close()
+                throw error
+            }
+        } catch {
+            throw KsqshError(.kernelLocked, path: directory, "cannot open the lock directory (a symlink?); remove it", errno: error)
         }
-        guard info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else {
-            close(fd)
-            if geteuid() != 0 && info.st_uid == 0 {
+        let owner = info.userID.rawValue
+        guard owner == geteuid(), info.mode.rawValue & 0o022 == 0 else {
+            try? descriptor.close()
+            if geteuid() != 0 && owner == 0 {
                 throw KsqshError(.notRoot, path: directory, "must be root to \(rootOnlyAction)")
             }
             throw KsqshError(
                 .kernelLocked, path: directory,
-                "lock directory is owned by uid \(info.st_uid) with mode \(String(info.st_mode & 0o7777, radix: 8)), not by this user and private; remove it")
+                "lock directory is owned by uid \(owner) with mode \(String(info.mode.rawValue & 0o7777, radix: 8)), not by this user and private; remove it")
         }
-        return fd
+        return descriptor
     }
 
     private func formatSeconds(_ seconds: Double) -> String {

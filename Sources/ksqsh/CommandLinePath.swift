@@ -40,6 +40,5 @@ enum CommandLinePath {
 
 /// A directory, or a symlink to one.
 func isExistingDirectory(_ path: FilePath) -> Bool {
-    var info = stat()
-    return path.withPlatformString { stat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFDIR
+    (try? path.stat())?.type == .directory
 }

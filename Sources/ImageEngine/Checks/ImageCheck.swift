@@ -25,14 +25,15 @@ public enum ImageCheck {
     /// Opens the image read-only for `body`.
     static func withImage<T>(_ path: FilePath, _ body: (FileDescriptor) throws -> T) throws -> T {
         // O_NONBLOCK: opening a FIFO named as the image must not wait for a writer.
-        let fd = path.withPlatformString { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
-        guard fd >= 0 else {
-            throw KsqshError(.imageUnreadable, path: path, "cannot open the image", errno: Errno(rawValue: errno))
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
+        } catch let errno as Errno {
+            throw KsqshError(.imageUnreadable, path: path, "cannot open the image", errno: errno)
         }
-        let descriptor = FileDescriptor(rawValue: fd)
         defer { try? descriptor.close() }
-        var info = stat()
-        guard fstat(fd, &info) == 0, [S_IFREG, S_IFBLK].contains(info.st_mode & S_IFMT) else {
+        let fd = descriptor.rawValue
+        guard let info = try? descriptor.stat(), [.regular, .blockSpecial].contains(info.type) else {
             throw KsqshError(.imageUnreadable, path: path, "not a squashfs image: not a regular file or block device")
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)

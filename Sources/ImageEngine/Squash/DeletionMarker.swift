@@ -1,4 +1,3 @@
-import Glibc
 import SystemPackage
 import SystemSupport
 
@@ -57,9 +56,8 @@ package struct DeletionMarker: Equatable {
     /// The marker beside `image`, or nil when there is none.
     package static func read(beside image: FilePath) throws -> DeletionMarker? {
         let path = DeletionMarker.path(beside: image)
-        var info = stat()
-        guard lstat(path.string, &info) == 0 else { return nil }
-        guard info.st_mode & S_IFMT == S_IFREG, let marker = DeletionMarker(parsing: try readSmallFile(path, limit: 1 << 16)) else {
+        guard let info = try? path.stat(followTargetSymlink: false) else { return nil }
+        guard info.type == .regular, let marker = DeletionMarker(parsing: try readSmallFile(path, limit: 1 << 16)) else {
             throw KsqshError(
                 .pathRefused, path: path,
                 "is not a marker this ksqsh wrote; if no 'ksqsh squash --delete-source' into \(image.lastComponent!) was interrupted, remove it")
@@ -70,17 +68,20 @@ package struct DeletionMarker: Equatable {
     /// Removes the marker and makes the removal durable.
     static func remove(beside image: FilePath) throws {
         let path = DeletionMarker.path(beside: image)
-        guard unlink(path.string) == 0 || errno == ENOENT else {
-            throw KsqshError(.deleteFailed, path: path, "cannot remove the marker of the finished deletion; remove it by hand", errno: Errno(rawValue: errno))
+        do {
+            try path.unlink()
+        } catch {
+            guard error == .noSuchFileOrDirectory else {
+                throw KsqshError(.deleteFailed, path: path, "cannot remove the marker of the finished deletion; remove it by hand", errno: error)
+            }
         }
         syncDirectory(of: path)
     }
 
     /// Whether `image` is still the file this marker was written for.
     func describes(image: FilePath) -> Bool {
-        var info = stat()
-        guard lstat(image.string, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return false }
-        return FileIdentity(info) == imageIdentity && UInt64(info.st_size) == imageBytes
+        guard let info = try? image.stat(followTargetSymlink: false), info.type == .regular else { return false }
+        return FileIdentity(info) == imageIdentity && UInt64(info.size) == imageBytes
     }
 
     var text: String {
@@ -132,7 +133,7 @@ struct FileIdentity: Equatable, CustomStringConvertible {
         self.inode = inode
     }
 
-    init(_ info: stat) { self.init(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) }
+    init(_ info: Stat) { self.init(device: UInt64(info.deviceID.rawValue), inode: UInt64(info.inode.rawValue)) }
 
     /// The scanned entry `node` was made from.
     init(of node: TreeNode) { self.init(device: node.identity.device, inode: node.identity.inode) }
@@ -145,9 +146,11 @@ struct FileIdentity: Equatable, CustomStringConvertible {
 
     /// The file open on `descriptor`, which is to be named `path`.
     init(of descriptor: FileDescriptor, path: FilePath) throws {
-        var info = stat()
-        guard fstat(descriptor.rawValue, &info) == 0 else {
-            throw KsqshError(.writeFailed, path: path, "cannot stat the image just written", errno: Errno(rawValue: errno))
+        let info: Stat
+        do {
+            info = try descriptor.stat()
+        } catch {
+            throw KsqshError(.writeFailed, path: path, "cannot stat the image just written", errno: error)
         }
         self.init(info)
     }

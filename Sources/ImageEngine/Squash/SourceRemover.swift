@@ -1,4 +1,3 @@
-import Glibc
 import SystemPackage
 import SystemSupport
 
@@ -18,7 +17,7 @@ struct SourceRemover {
 
     func removeContents() throws {
         var remover = self
-        remover.removeChildren(of: tree.root, directoryFD: tree.descriptor.rawValue)
+        remover.removeChildren(of: tree.root, in: tree.descriptor)
         guard remover.leftBehind.isEmpty else {
             let shown = remover.leftBehind.prefix(10).map { "\n  \($0)" }.joined()
             throw KsqshError(
@@ -27,32 +26,35 @@ struct SourceRemover {
         }
     }
 
-    private mutating func removeChildren(of directory: TreeNode, directoryFD: Int32) {
+    private mutating func removeChildren(of directory: TreeNode, in descriptor: FileDescriptor) {
         for child in directory.children {
-            guard isUnchanged(child, in: directoryFD) else {
+            guard isUnchanged(child, in: descriptor) else {
                 leftBehind.append("\(child.displayPath): changed after it was verified")
                 continue
             }
             if child.kind == .directory {
-                let fd = openat(directoryFD, child.name.cString, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                guard fd >= 0 else {
-                    leftBehind.append("\(child.displayPath): cannot open (\(Errno(rawValue: errno)))")
+                let opened: FileDescriptor
+                do {
+                    opened = try descriptor.openEntry(child.name.cString, .readOnly, options: [.directory, .noFollow, .closeOnExec])
+                } catch {
+                    leftBehind.append("\(child.displayPath): cannot open (\(error))")
                     continue
                 }
-                removeChildren(of: child, directoryFD: fd)
-                close(fd)
+                removeChildren(of: child, in: opened)
+                try? opened.close()
             }
-            if unlinkat(directoryFD, child.name.cString, child.kind == .directory ? AT_REMOVEDIR : 0) != 0 {
-                leftBehind.append("\(child.displayPath): \(Errno(rawValue: errno))")
+            do {
+                try descriptor.removeEntry(child.name.cString, isDirectory: child.kind == .directory)
+            } catch {
+                leftBehind.append("\(child.displayPath): \(error)")
             }
         }
     }
 
-    private func isUnchanged(_ node: TreeNode, in directoryFD: Int32) -> Bool {
-        var info = stat()
-        guard fstatat(directoryFD, node.name.cString, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
-        return UInt64(info.st_ino) == node.identity.inode && UInt64(info.st_dev) == node.identity.device
-            && TreeNode.Kind(mode: info.st_mode) == node.kind
-            && (node.kind == .directory || (UInt64(info.st_size) == node.size && UInt32(clamping: info.st_mtim.tv_sec) == node.mtime))
+    private func isUnchanged(_ node: TreeNode, in descriptor: FileDescriptor) -> Bool {
+        guard let info = try? Stat(node.name.cString, relativeTo: descriptor, flags: .symlinkNoFollow) else { return false }
+        return UInt64(info.inode.rawValue) == node.identity.inode && UInt64(info.deviceID.rawValue) == node.identity.device
+            && TreeNode.Kind(mode: info.mode.rawValue) == node.kind
+            && (node.kind == .directory || (UInt64(info.size) == node.size && UInt32(clamping: info.st_mtim.tv_sec) == node.mtime))
     }
 }

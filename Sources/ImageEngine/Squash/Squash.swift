@@ -132,11 +132,10 @@ public struct Squash {
     /// on the next run, and deleted by --delete-source.
     private func refuseImageInsideSource(_ tree: SourceTree) throws {
         let directory = image.removingLastComponent().isEmpty ? FilePath(".") : image.removingLastComponent()
-        var info = stat()
-        guard directory.withPlatformString({ stat($0, &info) }) == 0 else { return }
+        guard let info = try? directory.stat() else { return }
         var node: TreeNode? = nil
         tree.root.forEachInPreorder { candidate in
-            if candidate.kind == .directory, candidate.identity == (UInt64(info.st_dev), UInt64(info.st_ino)) { node = candidate }
+            if candidate.kind == .directory, candidate.identity == (UInt64(info.deviceID.rawValue), UInt64(info.inode.rawValue)) { node = candidate }
         }
         if node != nil {
             throw KsqshError(.imageDirectoryNotWritable, path: image, "image would be inside the source tree \(tree.path); write it elsewhere (e.g. next to the tree)")

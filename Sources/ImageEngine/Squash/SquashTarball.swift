@@ -21,13 +21,12 @@ extension Squash {
             throw KsqshError(errno == .noSuchFileOrDirectory ? .sourceMissing : .sourceUnreadable, path: source, "cannot open the tarball", errno: errno)
         }
         defer { try? descriptor.close() }
-        var info = stat()
-        fstat(descriptor.rawValue, &info)
+        let tarballBytes = UInt64(max((try? descriptor.stat())?.size ?? 0, 0))
         let reader = TarReader(try TarballStream.open(descriptor, path: source), path: source)
 
         let output = try AtomicImageFile(creating: image, force: force)
         let file = try SquashFSFile(descriptor: output.descriptor, writable: true, path: image)
-        var written = try withImagePath { try write(from: reader, to: file, tarballBytes: UInt64(max(info.st_size, 0))) }
+        var written = try withImagePath { try write(from: reader, to: file, tarballBytes: tarballBytes) }
 
         var report: VerifyReport?
         if verify {

@@ -1,4 +1,3 @@
-import CSystemShim
 import Glibc
 import SystemPackage
 import SystemSupport
@@ -8,43 +7,43 @@ import SystemSupport
 final class SourceFileReader: FileContent {
     let node: TreeNode
     let path: FilePath
-    private let fd: Int32
-    private let before: stat
+    private let descriptor: FileDescriptor
+    private let before: Stat
 
     init(_ node: TreeNode, in tree: SourceTree) throws {
         self.node = node
         path = tree.path.appending(node.displayPath)
         // O_NONBLOCK: if the file was swapped for a FIFO, open must not hang.
-        let fd = openat(tree.descriptor.rawValue, node.relativePath.cString, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let code = Glibc.errno
-            if code == ENOENT || code == ELOOP {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try tree.descriptor.openEntry(
+                node.relativePath.cString, .readOnly, options: [.noFollow, .nonBlocking, FileDescriptor.OpenOptions(rawValue: O_NOCTTY), .closeOnExec])
+        } catch {
+            if error == .noSuchFileOrDirectory || error == .tooManySymbolicLinkLevels {
                 throw KsqshError(.sourceChanged, path: path, "file vanished or was replaced while squashing; run again on a tree nobody is changing")
             }
-            throw KsqshError(.sourceUnreadable, path: path, "cannot open", errno: Errno(rawValue: code))
+            throw KsqshError(.sourceUnreadable, path: path, "cannot open", errno: error)
         }
-        var info = stat()
-        fstat(fd, &info)
-        guard info.st_mode & S_IFMT == S_IFREG, UInt64(info.st_ino) == node.identity.inode,
-            UInt64(info.st_dev) == node.identity.device, UInt64(info.st_size) == node.size
+        guard let info = try? descriptor.stat(), info.type == .regular, UInt64(info.inode.rawValue) == node.identity.inode,
+            UInt64(info.deviceID.rawValue) == node.identity.device, UInt64(info.size) == node.size
         else {
-            close(fd)
+            try? descriptor.close()
             throw KsqshError(.sourceChanged, path: path, "file changed while squashing; run again on a tree nobody is changing")
         }
-        self.fd = fd
+        self.descriptor = descriptor
         before = info
     }
 
-    deinit { close(fd) }
+    deinit { try? descriptor.close() }
 
     /// Fills `buffer` with exactly `buffer.count` bytes from `offset`.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
         var done = 0
         while done < buffer.count {
-            let got = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            let got = pread(descriptor.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
             if got < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw KsqshError(.sourceUnreadable, path: path, "read failed", errno: Errno(rawValue: Glibc.errno))
+                throw KsqshError(.sourceUnreadable, path: path, "read failed", errno: .current)
             }
             if got == 0 {
                 throw KsqshError(.sourceChanged, path: path, "file shrank while squashing; run again on a tree nobody is changing")
@@ -54,22 +53,22 @@ final class SourceFileReader: FileContent {
     }
 
     /// Whether the file has holes at all (fewer blocks allocated than its size).
-    var mayHaveHoles: Bool { Int64(before.st_blocks) * 512 < Int64(before.st_size) }
+    var mayHaveHoles: Bool { before.blocksAllocated * 512 < before.size }
 
     /// Whether `length` bytes at `offset` are all hole, so they read as
     /// zeros without reading them (SEEK_DATA finds the next data).
     func isHole(at offset: UInt64, length: Int) -> Bool {
         guard mayHaveHoles else { return false }
-        let next = ksqsh_seek_data(fd, off_t(offset))
-        if next < 0 { return Glibc.errno == ENXIO }
-        return UInt64(next) >= offset + UInt64(length)
+        do {
+            return UInt64(try descriptor.seekData(from: Int64(offset))) >= offset + UInt64(length)
+        } catch {
+            return error == .noSuchAddressOrDevice
+        }
     }
 
     /// Confirms the file was not modified while it was read.
     func confirmUnchanged() throws {
-        var after = stat()
-        fstat(fd, &after)
-        guard after.st_size == before.st_size, after.st_mtim.tv_sec == before.st_mtim.tv_sec,
+        guard let after = try? descriptor.stat(), after.size == before.size, after.st_mtim.tv_sec == before.st_mtim.tv_sec,
             after.st_mtim.tv_nsec == before.st_mtim.tv_nsec, after.st_ctim.tv_nsec == before.st_ctim.tv_nsec
         else {
             throw KsqshError(.sourceChanged, path: path, "file was modified while squashing; run again on a tree nobody is changing")

@@ -17,18 +17,24 @@ public final class SourceTree {
     /// Scans the tree below `path` (which may be a symlink to a directory).
     public init(scanning path: FilePath) throws {
         self.path = path
-        let fd = path.withPlatformString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        guard fd >= 0 else { throw SourceTree.openError(path: path, errno: Glibc.errno) }
-        descriptor = FileDescriptor(rawValue: fd)
+        let opened: FileDescriptor
         do {
-            var info = stat()
-            guard fstat(fd, &info) == 0 else {
-                throw KsqshError(.sourceUnreadable, path: path, "cannot stat the source directory", errno: Errno(rawValue: Glibc.errno))
+            opened = try FileDescriptor.openDirectory(path)
+        } catch {
+            throw SourceTree.openError(path: path, errno: error.rawValue)
+        }
+        descriptor = opened
+        do {
+            let info: Stat
+            do {
+                info = try opened.stat()
+            } catch {
+                throw KsqshError(.sourceUnreadable, path: path, "cannot stat the source directory", errno: error)
             }
             root = TreeNode(name: [], parent: nil, stat: info)
             var scan = Scan()
             scan.newestMtime = root.mtime
-            try scanDirectory(root, descriptor: fd, scan: &scan)
+            try scanDirectory(root, descriptor: opened.rawValue, scan: &scan)
             SourceTree.assignHardLinkLeaders(root, linked: Set(scan.linkedInodes))
             entryCount = scan.entries
             regularFileBytes = scan.bytes
@@ -105,7 +111,7 @@ public final class SourceTree {
             Glibc.errno = 0
             guard let entry = readdir(stream) else {
                 if Glibc.errno != 0 {
-                    throw KsqshError(.sourceUnreadable, path: fullPath(directory), "cannot list directory", errno: Errno(rawValue: Glibc.errno))
+                    throw KsqshError(.sourceUnreadable, path: fullPath(directory), "cannot list directory", errno: .current)
                 }
                 break
             }
@@ -122,14 +128,15 @@ public final class SourceTree {
     }
 
     private func scanEntry(named name: [UInt8], in directory: TreeNode, directoryFD: Int32, scan: inout Scan) throws -> TreeNode {
-        var info = stat()
-        guard fstatat(directoryFD, name.cString, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-            let code = Glibc.errno
+        let info: Stat
+        do {
+            info = try Stat(name.cString, relativeTo: FileDescriptor(rawValue: directoryFD), flags: .symlinkNoFollow)
+        } catch {
             let where_ = fullPath(directory).appending(String(decoding: name, as: UTF8.self))
-            if code == ENOENT {
+            if error == .noSuchFileOrDirectory {
                 throw KsqshError(.sourceChanged, path: where_, "file vanished while scanning; run again on a tree nobody is changing")
             }
-            throw KsqshError(.sourceUnreadable, path: where_, "cannot stat", errno: Errno(rawValue: code))
+            throw KsqshError(.sourceUnreadable, path: where_, "cannot stat", errno: error)
         }
         let node = TreeNode(name: name, parent: directory, stat: info)
         scan.entries += 1
@@ -137,14 +144,14 @@ public final class SourceTree {
 
         switch node.kind {
         case .symlink:
-            node.symlinkTarget = try readSymlink(named: name, size: Int(info.st_size), directoryFD: directoryFD, node: node)
+            node.symlinkTarget = try readSymlink(named: name, size: Int(info.size), directoryFD: directoryFD, node: node)
         case .regular:
             scan.bytes += node.size
         default:
             break
         }
-        if node.kind != .directory && info.st_nlink > 1 {
-            scan.linkedInodes.append(HardLinkKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
+        if node.kind != .directory && info.linkCount > 1 {
+            scan.linkedInodes.append(HardLinkKey(device: UInt64(info.deviceID.rawValue), inode: UInt64(info.inode.rawValue)))
         }
         return node
     }
@@ -160,17 +167,19 @@ public final class SourceTree {
 }
 
 extension TreeNode {
-    convenience init(name: [UInt8], parent: TreeNode?, stat info: stat) {
+    convenience init(name: [UInt8], parent: TreeNode?, stat info: Stat) {
         let seconds = info.st_mtim.tv_sec
+        let mode = info.mode.rawValue
+        let device = info.specialDeviceID.rawValue
         self.init(
             name: name, parent: parent,
-            kind: Kind(mode: info.st_mode) ?? .regular,
-            permissions: UInt16(info.st_mode & 0o7777),
-            uid: info.st_uid, gid: info.st_gid,
+            kind: Kind(mode: mode) ?? .regular,
+            permissions: UInt16(mode & 0o7777),
+            uid: info.userID.rawValue, gid: info.groupID.rawValue,
             mtime: UInt32(clamping: seconds),
-            size: UInt64(max(info.st_size, 0)),
-            device: (ksqshDeviceMajor(info.st_rdev), ksqshDeviceMinor(info.st_rdev)),
-            identity: (UInt64(info.st_dev), UInt64(info.st_ino))
+            size: UInt64(max(info.size, 0)),
+            device: (ksqshDeviceMajor(device), ksqshDeviceMinor(device)),
+            identity: (UInt64(info.deviceID.rawValue), UInt64(info.inode.rawValue))
         )
     }
 }

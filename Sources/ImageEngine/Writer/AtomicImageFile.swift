@@ -1,4 +1,3 @@
-import CSystemShim
 import Glibc
 import SystemPackage
 import SystemSupport
@@ -26,22 +25,25 @@ public final class AtomicImageFile {
         if !force, AtomicImageFile.exists(target) {
             throw KsqshError(.imageExists, path: target, "image already exists; use --force to replace it")
         }
-        let fd = directory.withPlatformString { ksqsh_open_unnamed($0, AtomicImageFile.mode) }
-        if fd >= 0 {
-            descriptor = FileDescriptor(rawValue: fd)
+        do {
+            descriptor = try FileDescriptor.openUnnamed(in: directory, permissions: FilePermissions(rawValue: AtomicImageFile.mode))
             // Some versions of portage's sandbox pass open()'s mode on only
             // with O_CREAT, which O_TMPFILE lacks: set it explicitly.
-            fchmod(fd, AtomicImageFile.mode)
+            fchmod(descriptor.rawValue, AtomicImageFile.mode)
             return
-        }
-        let code = Glibc.errno
-        guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
-            throw AtomicImageFile.createError(directory, code)
+        } catch {
+            let code = error.rawValue
+            guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
+                throw AtomicImageFile.createError(directory, code)
+            }
         }
         let temporary = hiddenTemporaryName(for: target)
-        let named = temporary.withPlatformString { open($0, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, AtomicImageFile.mode) }
-        guard named >= 0 else { throw AtomicImageFile.createError(directory, Glibc.errno) }
-        descriptor = FileDescriptor(rawValue: named)
+        do {
+            descriptor = try FileDescriptor.open(
+                temporary, .readWrite, options: [.create, .exclusiveCreate, .closeOnExec, .noFollow], permissions: FilePermissions(rawValue: AtomicImageFile.mode))
+        } catch let errno as Errno {
+            throw AtomicImageFile.createError(directory, errno.rawValue)
+        }
         temporaryPath = temporary
         InterruptCleanup.register(temporary)
     }
@@ -49,7 +51,7 @@ public final class AtomicImageFile {
     deinit {
         try? descriptor.close()
         if !committed, let temporaryPath {
-            _ = temporaryPath.withPlatformString { unlink($0) }
+            try? temporaryPath.unlink()
             InterruptCleanup.unregister()
         }
     }
@@ -66,7 +68,7 @@ public final class AtomicImageFile {
             let staging = hiddenTemporaryName(for: target)
             try link(to: staging)
             do { try rename(staging) } catch {
-                _ = staging.withPlatformString { unlink($0) }
+                try? staging.unlink()
                 throw error
             }
         } else {
@@ -77,17 +79,22 @@ public final class AtomicImageFile {
     }
 
     private func link(to name: FilePath) throws {
-        guard name.withPlatformString({ ksqsh_link_unnamed(descriptor.rawValue, $0) }) == 0 else {
-            if Glibc.errno == EEXIST {
+        do {
+            try descriptor.linkUnnamed(as: name)
+        } catch {
+            if error == .fileExists {
                 throw KsqshError(.imageExists, path: target, "image appeared while squashing; use --force to replace it")
             }
-            throw writeError(Glibc.errno)
+            throw writeError(error.rawValue)
         }
     }
 
     private func rename(_ from: FilePath) throws {
-        let result = from.withPlatformString { old in target.withPlatformString { Glibc.rename(old, $0) } }
-        guard result == 0 else { throw writeError(Glibc.errno) }
+        do {
+            try from.rename(to: target)
+        } catch {
+            throw writeError(error.rawValue)
+        }
     }
 
     private func writeError(_ code: Int32) -> KsqshError {
@@ -95,18 +102,16 @@ public final class AtomicImageFile {
     }
 
     private static func checkDirectory(_ directory: FilePath) throws {
-        var info = stat()
-        guard directory.withPlatformString({ stat($0, &info) }) == 0 else {
+        guard let info = try? directory.stat() else {
             throw KsqshError(.imageDirectoryMissing, path: directory, "directory for the image does not exist; create it first")
         }
-        guard info.st_mode & S_IFMT == S_IFDIR else {
+        guard info.type == .directory else {
             throw KsqshError(.imageDirectoryMissing, path: directory, "is not a directory, so the image cannot be created in it")
         }
     }
 
     private static func exists(_ path: FilePath) -> Bool {
-        var info = stat()
-        return path.withPlatformString { lstat($0, &info) } == 0
+        (try? path.stat(followTargetSymlink: false)) != nil
     }
 
     private static func createError(_ directory: FilePath, _ code: Int32) -> KsqshError {

@@ -10,25 +10,27 @@ public enum KernelSymlink {
     /// new link is made beside it and renamed over it. Refuses to replace
     /// anything that is not a symlink.
     public static func point(_ link: FilePath, at name: String) throws {
-        var info = stat()
-        if lstat(link.string, &info) == 0, info.st_mode & S_IFMT != S_IFLNK {
+        if let info = try? link.stat(followTargetSymlink: false), info.type != .symbolicLink {
             throw KsqshError(
                 .pathRefused, path: link,
-                "is a real \(info.st_mode & S_IFMT == S_IFDIR ? "directory" : "file"), not a symlink; move it away to let ksqsh manage it")
+                "is a real \(info.type == .directory ? "directory" : "file"), not a symlink; move it away to let ksqsh manage it")
         }
         let staging = hiddenTemporaryName(for: link)
-        guard symlink(name, staging.string) == 0 else {
-            throw KsqshError(.writeFailed, path: link, "cannot create the symlink", errno: Errno(rawValue: errno))
+        do {
+            try staging.makeSymbolicLink(pointingTo: name)
+        } catch {
+            throw KsqshError(.writeFailed, path: link, "cannot create the symlink", errno: error)
         }
-        guard rename(staging.string, link.string) == 0 else {
-            let code = errno
-            unlink(staging.string)
-            throw KsqshError(.writeFailed, path: link, "cannot replace the symlink", errno: Errno(rawValue: code))
+        do {
+            try staging.rename(to: link)
+        } catch {
+            try? staging.unlink()
+            throw KsqshError(.writeFailed, path: link, "cannot replace the symlink", errno: error)
         }
     }
 
     /// Where the link points (as written), if it is a symlink.
     public static func target(of link: FilePath) -> String? {
-        MountEnvironment.linkTarget(link.string)
+        MountEnvironment.linkTarget(link)
     }
 }

@@ -25,8 +25,10 @@ public enum SavedConfigs {
         }
         if try readFileBytes(target) == bytes { return .unchanged(target) }
         let previous = archivedName(for: target)
-        guard link(target.string, previous.string) == 0 else {
-            throw KsqshError(.writeFailed, path: previous, "cannot keep the previous saved config", errno: Errno(rawValue: errno))
+        do {
+            try target.makeHardLink(at: previous)
+        } catch {
+            throw KsqshError(.writeFailed, path: previous, "cannot keep the previous saved config", errno: error)
         }
         try writeAtomically(bytes, to: target)
         return .replaced(target, previousKeptAs: previous)
@@ -35,15 +37,13 @@ public enum SavedConfigs {
     /// `~` cannot occur in a kernel version, so the config chain never takes
     /// an archived config for another version's.
     private static func archivedName(for target: FilePath) -> FilePath {
-        var info = stat()
-        stat(target.string, &info)
-        var time = info.st_mtim.tv_sec
+        var time = (try? target.stat())?.st_mtim.tv_sec ?? 0
         var parts = tm()
         gmtime_r(&time, &parts)
         let stamp = String(cFormat: "%04d%02d%02d-%02d%02d%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
         var candidate = FilePath(target.string + "~" + stamp)
         var counter = 1
-        while access(candidate.string, F_OK) == 0 {
+        while candidate.isAccessible(.exists) {
             candidate = FilePath(target.string + "~" + stamp + "-\(counter)")
             counter += 1
         }

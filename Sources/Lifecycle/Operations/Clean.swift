@@ -68,12 +68,16 @@ public struct Clean {
         let emptyNow = isDirectory(layout.mountPoint) && (pretend && mounted || !hasEntries(layout.mountPoint))
         if emptyNow {
             actions.append(.removeMountPoint(layout.mountPoint))
-            if !pretend { rmdir(layout.mountPoint.string) }
+            if !pretend { try? layout.mountPoint.removeDirectory() }
         }
         if removeImage && isRegularFile(layout.image) {
             actions.append(.removeImage(layout.image))
-            if !pretend, unlink(layout.image.string) != 0 {
-                throw KsqshError(.deleteFailed, path: layout.image, "cannot delete the image", errno: Errno(rawValue: errno))
+            if !pretend {
+                do {
+                    try layout.image.unlink()
+                } catch {
+                    throw KsqshError(.deleteFailed, path: layout.image, "cannot delete the image", errno: error)
+                }
             }
         }
         if let action = symlinkRepair(assumingDone: actions) {
@@ -81,7 +85,7 @@ public struct Clean {
             if !pretend {
                 switch action {
                 case .repointSymlink(let link, let target): try KernelSymlink.point(link, at: target)
-                case .removeSymlink(let link): unlink(link.string)
+                case .removeSymlink(let link): try? link.unlink()
                 default: break
                 }
             }
@@ -93,9 +97,8 @@ public struct Clean {
     /// build dir must be a real directory directly inside it.
     private func checkPaths() throws {
         let sources = canonicalPath(layout.sourcesDirectory)
-        var info = stat()
-        if lstat(layout.buildDirectory.string, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else {
+        if let info = try? layout.buildDirectory.stat(followTargetSymlink: false) {
+            guard info.type == .directory else {
                 throw KsqshError(.pathRefused, path: layout.buildDirectory, "is a symlink or file, not a build dir; refusing to clean through it")
             }
             guard canonicalPath(layout.buildDirectory).removingLastComponent() == sources else {
@@ -116,7 +119,7 @@ public struct Clean {
                 }
             })
         let pointsAtGone = gone.contains(target) || gone.contains(FilePath(target).lastComponent?.string ?? "")
-        let dangling = !pretend && access(layout.sourcesDirectory.appending(target).string, F_OK) != 0
+        let dangling = !pretend && !layout.sourcesDirectory.appending(target).isAccessible(.exists)
         guard pointsAtGone || dangling else { return nil }
         let inventory = KernelInventory(eroot: layout.eroot)
         for version in inventory.allVersions.reversed() where version != layout.version {

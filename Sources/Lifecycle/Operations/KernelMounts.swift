@@ -15,8 +15,7 @@ public enum KernelMounts {
     }
 
     private static func mountLocked(_ layout: KernelLayout) throws -> LoopMount.Outcome {
-        var info = stat()
-        guard stat(layout.image.string, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+        guard let info = try? layout.image.stat(), info.type == .regular else {
             throw KsqshError(.mountFailed, path: layout.image, "no image for \(layout.version); squash the sources first (ksqsh squash or ksqsh adopt)")
         }
         if try MountTable.current().mount(at: layout.mountPoint) == nil, isDirectory(layout.mountPoint), hasEntries(layout.mountPoint) {
@@ -51,7 +50,7 @@ public enum KernelMounts {
             try requireOwnMount(layout)
             let unmounted = try LoopMount.unmount(layout.mountPoint, lazy: lazy)
             if try MountTable.current().mount(at: layout.mountPoint) == nil {
-                rmdir(layout.mountPoint.string)  // only succeeds when empty: never removes sources
+                try? layout.mountPoint.removeDirectory()  // only succeeds when empty: never removes sources
             }
             return unmounted
         }

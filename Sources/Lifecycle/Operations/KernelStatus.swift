@@ -21,10 +21,10 @@ public struct KernelStatus: Sendable {
 
     init(layout: KernelLayout, table: MountTable, packages: InstalledPackages, symlink: String?) {
         version = layout.version.text
-        var info = stat()
-        let hasImage = stat(layout.image.string, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+        let info = (try? layout.image.stat()).flatMap { $0.type == .regular ? $0 : nil }
+        let hasImage = info != nil
         image = hasImage ? layout.image.string : nil
-        imageBytes = hasImage ? UInt64(info.st_size) : nil
+        imageBytes = info.map { UInt64($0.size) }
 
         let mount = table.mount(at: layout.mountPoint)
         loopDevice = mount?.source

@@ -74,22 +74,24 @@ public struct Prepare {
     /// What would make it fail half-way is refused before anything changes.
     private func checkBeforeChanging() throws {
         try Prepare.requireBuildablePaths(layout)
-        var info = stat()
         if let config {
             // Checked before mounting: a missing file must not leave a mount
             // and an empty build dir behind, a FIFO must not block the read.
-            guard config.withPlatformString({ stat($0, &info) }) == 0 else {
-                throw KsqshError(.sourceMissing, path: config, "cannot use this config file", errno: Errno(rawValue: errno))
+            let info: Stat
+            do {
+                info = try config.stat()
+            } catch {
+                throw KsqshError(.sourceMissing, path: config, "cannot use this config file", errno: error)
             }
-            guard info.st_mode & S_IFMT == S_IFREG, config.withPlatformString({ access($0, R_OK) }) == 0 else {
+            guard info.type == .regular, config.isAccessible(.readable) else {
                 throw KsqshError(.sourceUnreadable, path: config, "config is not a readable regular file")
             }
         }
-        if lstat(layout.buildDirectory.string, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
+        if let info = try? layout.buildDirectory.stat(followTargetSymlink: false), info.type != .directory {
             throw KsqshError(.pathRefused, path: layout.buildDirectory, "build dir is a symlink or file, not a directory; move it away")
         }
-        if symlink, lstat(layout.symlink.string, &info) == 0, info.st_mode & S_IFMT != S_IFLNK {
-            throw KsqshError(.pathRefused, path: layout.symlink, "is a real \(info.st_mode & S_IFMT == S_IFDIR ? "directory" : "file"), not a symlink; move it away to let ksqsh manage it")
+        if symlink, let info = try? layout.symlink.stat(followTargetSymlink: false), info.type != .symbolicLink {
+            throw KsqshError(.pathRefused, path: layout.symlink, "is a real \(info.type == .directory ? "directory" : "file"), not a symlink; move it away to let ksqsh manage it")
         }
     }
 
@@ -105,15 +107,16 @@ public struct Prepare {
 
     private func createBuildDirectory() throws {
         let path = layout.buildDirectory
-        var info = stat()
-        if lstat(path.string, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else {
+        if let info = try? path.stat(followTargetSymlink: false) {
+            guard info.type == .directory else {
                 throw KsqshError(.pathRefused, path: path, "build dir is a symlink or file, not a directory; move it away")
             }
             return
         }
-        guard mkdir(path.string, 0o755) == 0 else {
-            throw KsqshError(.writeFailed, path: path, "cannot create the build dir", errno: Errno(rawValue: errno))
+        do {
+            try path.makeDirectory()
+        } catch {
+            throw KsqshError(.writeFailed, path: path, "cannot create the build dir", errno: error)
         }
     }
 
@@ -122,8 +125,8 @@ public struct Prepare {
         let descriptor = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         defer { try? descriptor.close() }
         let status = try ChildProcess(executable: "gzip", arguments: ["-dc", compressed.string], standardOutput: descriptor).run()
-        guard status == 0, rename(temporary.string, target.string) == 0 else {
-            unlink(temporary.string)
+        guard status == 0, (try? temporary.rename(to: target)) != nil else {
+            try? temporary.unlink()
             throw KsqshError(.buildFailed, path: compressed, "cannot decompress the running kernel's config")
         }
     }

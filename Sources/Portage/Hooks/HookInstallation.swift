@@ -11,8 +11,8 @@ public enum InitSystem: String, CaseIterable, Sendable {
     /// What `auto` means under a root: the init found there, both if unsure.
     func resolved(root: FilePath) -> InitSystem {
         guard self == .auto else { return self }
-        let systemd = ["usr/lib/systemd/systemd", "lib/systemd/systemd"].contains { access(root.appending($0).string, X_OK) == 0 }
-        let openrc = ["sbin/openrc", "etc/init.d/local"].contains { access(root.appending($0).string, F_OK) == 0 }
+        let systemd = ["usr/lib/systemd/systemd", "lib/systemd/systemd"].contains { root.appending($0).isAccessible(.executable) }
+        let openrc = ["sbin/openrc", "etc/init.d/local"].contains { root.appending($0).isAccessible(.exists) }
         switch (openrc, systemd) {
         case (true, false): return .openrc
         case (false, true): return .systemd
@@ -80,7 +80,7 @@ public struct HookInstallation: Sendable {
         let files = try files()
         let conflicts = files.map { root.pushing($0.path) }.filter { path in
             isRegularFile(path) && !((try? readSmallFile(path)).map(HookTemplate.isGenerated) ?? false)
-                || (access(path.string, F_OK) == 0 && !isRegularFile(path))
+                || (path.isAccessible(.exists) && !isRegularFile(path))
         }
         if let conflict = conflicts.first {
             throw KsqshError(
@@ -98,9 +98,11 @@ public struct HookInstallation: Sendable {
         if files.contains(where: { $0.path.lastComponent?.string == HookInstallation.unitName }) {
             let link = root.pushing(HookInstallation.unitWantsLink)
             try makeDirectories(link.removingLastComponent())
-            if MountEnvironment.linkTarget(link.string) == nil {
-                guard symlink("../\(HookInstallation.unitName)", link.string) == 0 else {
-                    throw KsqshError(.writeFailed, path: link, "cannot enable the unit", errno: Errno(rawValue: errno))
+            if MountEnvironment.linkTarget(link) == nil {
+                do {
+                    try link.makeSymbolicLink(pointingTo: "../\(HookInstallation.unitName)")
+                } catch {
+                    throw KsqshError(.writeFailed, path: link, "cannot enable the unit", errno: error)
                 }
             }
             written.append(link)
@@ -117,14 +119,16 @@ public struct HookInstallation: Sendable {
         for relative in candidates {
             let path = root.pushing(relative)
             guard isRegularFile(path), let text = try? readSmallFile(path), HookTemplate.isGenerated(text) else { continue }
-            guard unlink(path.string) == 0 else {
-                throw KsqshError(.deleteFailed, path: path, "cannot remove", errno: Errno(rawValue: errno))
+            do {
+                try path.unlink()
+            } catch {
+                throw KsqshError(.deleteFailed, path: path, "cannot remove", errno: error)
             }
             removed.append(path)
         }
         let link = root.pushing(HookInstallation.unitWantsLink)
-        if MountEnvironment.linkTarget(link.string) == "../\(HookInstallation.unitName)" {
-            unlink(link.string)
+        if MountEnvironment.linkTarget(link) == "../\(HookInstallation.unitName)" {
+            try? link.unlink()
             removed.append(link)
         }
         return removed

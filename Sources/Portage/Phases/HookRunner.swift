@@ -64,7 +64,7 @@ public struct HookRunner {
         case .unmountAndRemoveMountPoint(let layout):
             try unmount(layout)
             if isDirectory(layout.mountPoint), !hasEntries(layout.mountPoint) {
-                rmdir(layout.mountPoint.string)
+                try? layout.mountPoint.removeDirectory()
             }
         case .clean(let layout):
             var clean = Clean(layout: layout)
