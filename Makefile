@@ -355,8 +355,10 @@ clean:
 	rm -rf $(STAGING)
 
 # The templates are compiled into ksqsh, so the binary works wherever it is
-# copied. This regenerates the Swift source holding them; a test fails when
-# it and templates/ disagree.
+# copied. This regenerates the Swift source holding them, keyed by file name:
+# HookTemplate's raw values name the files, so no table of them lives here.
+# Tests fail when it and templates/ disagree, or when a file in templates/
+# has no HookTemplate case.
 EMBEDDED_TEMPLATES := Sources/Portage/Hooks/EmbeddedTemplates.swift
 
 .PHONY: templates
@@ -364,26 +366,19 @@ templates:
 	@{
 		echo "// Generated from templates/ by 'make templates'. Do not edit: edit templates/ instead."
 		echo
-		echo "enum EmbeddedTemplates {"
-		echo "    static func text(of template: HookTemplate) -> String {"
-		echo "        switch template {"
+		echo "/// Each file in templates/, by name (what HookTemplate's raw values are)."
+		echo "package enum EmbeddedTemplates {"
+		echo "    package static let files: [String: String] = ["
 		for file in templates/*; do
 			name=$$(basename "$$file")
 			case "$$name" in
-				portage-env-hook.bash) case=portageEnvHook ;;
-				local.d-ksqsh.start) case=localStart ;;
-				local.d-ksqsh.stop) case=localStop ;;
-				ksqsh-mount.service) case=systemdUnit ;;
-				ksqsh.initd) case=openrcService ;;
-				*) echo "make templates: no HookTemplate case for $$name" >&2; exit 1 ;;
+				*[!A-Za-z0-9._-]*) echo "make templates: '$$name' cannot be a Swift string key; rename it" >&2; exit 1 ;;
 			esac
-			echo "        case .$$case:"
-			echo "            return #\"\"\""
+			echo "        \"$$name\": #\"\"\""
 			sed -e 's/^/            /' -e 's/[[:space:]]*$$//' "$$file"
-			echo "            \"\"\"#"
+			echo "            \"\"\"#,"
 		done
-		echo "        }"
-		echo "    }"
+		echo "    ]"
 		echo "}"
 	} > $(EMBEDDED_TEMPLATES).new
 	mv $(EMBEDDED_TEMPLATES).new $(EMBEDDED_TEMPLATES)

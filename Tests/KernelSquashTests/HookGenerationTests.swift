@@ -7,7 +7,7 @@ import Testing
 struct HookGenerationTests {
     @Test("The templates compiled into ksqsh are exactly the files in templates/ (run 'make templates' if not)", arguments: HookTemplate.allCases)
     func embeddedTemplatesMatchFiles(template: HookTemplate) throws {
-        #expect(template.text == (try Repository.text("templates/\(template.rawValue)")))
+        #expect(template.embeddedText == (try Repository.text("templates/\(template.rawValue)")))
     }
 
     @Test("etc-portage/ is what a default 'ksqsh hooks install' writes (run 'make etc-portage' if not)")

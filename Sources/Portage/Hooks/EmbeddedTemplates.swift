@@ -1,13 +1,9 @@
-import ImageEngine
-import SystemSupport
-
 // Generated from templates/ by 'make templates'. Do not edit: edit templates/ instead.
 
-enum EmbeddedTemplates {
-    static func text(of template: HookTemplate) -> String {
-        switch template {
-        case .systemdUnit:
-            return #"""
+/// Each file in templates/, by name (what HookTemplate's raw values are).
+package enum EmbeddedTemplates {
+    package static let files: [String: String] = [
+        "ksqsh-mount.service": #"""
             # @MARKER@
             # Mounts the kernel source images (/usr/src/linux-*.sqfs) before
             # local-fs.target, so they are there before anything builds modules.
@@ -28,9 +24,8 @@ enum EmbeddedTemplates {
 
             [Install]
             WantedBy=local-fs.target
-            """#
-        case .openrcService:
-            return #"""
+            """#,
+        "ksqsh.initd": #"""
             #!/sbin/openrc-run
             # shellcheck shell=sh
             # @MARKER@
@@ -58,9 +53,8 @@ enum EmbeddedTemplates {
             	"${helper}" umount --all --lazy
             	eend $?
             }
-            """#
-        case .localStart:
-            return #"""
+            """#,
+        "local.d-ksqsh.start": #"""
             #!/bin/bash
             # @MARKER@
             # Mounts the kernel source images (/usr/src/linux-*.sqfs) at boot.
@@ -73,9 +67,8 @@ enum EmbeddedTemplates {
             	}
             fi
             exec "${helper}" mount --all
-            """#
-        case .localStop:
-            return #"""
+            """#,
+        "local.d-ksqsh.stop": #"""
             #!/bin/bash
             # @MARKER@
             # Unmounts the kernel source images at shutdown (OpenRC's 'local' service).
@@ -85,9 +78,8 @@ enum EmbeddedTemplates {
             	helper=$(command -v ksqsh) || exit 0
             fi
             exec "${helper}" umount --all --lazy
-            """#
-        case .portageEnvHook:
-            return #"""
+            """#,
+        "portage-env-hook.bash": #"""
             # @MARKER@
             # ksqsh env hook for sys-kernel/@PACKAGE@: keeps the kernel sources as one
             # squashfs image, mounted at /usr/src/linux-KV, with a build dir beside it.
@@ -206,7 +198,6 @@ enum EmbeddedTemplates {
             post_pkg_postrm() {
             	_ksqsh_hook post_pkg_postrm || eerror "ksqsh could not clean up after ${KV_FULL} (see above); see: ksqsh status"
             }
-            """#
-        }
-    }
+            """#,
+    ]
 }

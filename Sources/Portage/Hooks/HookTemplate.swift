@@ -1,7 +1,9 @@
 import SystemPackage
 import SystemSupport
 
-/// A template from templates/ and how its placeholders are filled.
+/// A template from templates/ and how its placeholders are filled. The raw
+/// value is the file's name: 'make templates' embeds every file under it,
+/// and this enum is the one list of them.
 ///
 /// Placeholders are `@NAME@`: MARKER (the line that identifies files ksqsh
 /// wrote, or `BootService.marker` in files a package owns), PACKAGE, KSQSH (the helper's path, shell-quoted), KSQSH_UNIT (the
@@ -23,7 +25,16 @@ public enum HookTemplate: String, CaseIterable, Sendable {
 
     /// The template's text, as embedded at build time from templates/ (a
     /// multi-line literal drops the file's final newline).
-    public var text: String { EmbeddedTemplates.text(of: self) + "\n" }
+    public var text: String {
+        guard let text = embeddedText else {
+            preconditionFailure("templates/\(rawValue) is not embedded: add the file, then run 'make templates'")
+        }
+        return text
+    }
+
+    /// The text, or nil when 'make templates' found no such file: what the
+    /// tests compare, so that a missing file fails them instead of crashing.
+    package var embeddedText: String? { EmbeddedTemplates.files[rawValue].map { $0 + "\n" } }
 
     public func render(package: String = "", helper: FilePath, marker: String = HookTemplate.marker) throws -> String {
         let values: [String: () throws -> String] = [
