@@ -58,12 +58,6 @@ func requireRootDirectory(_ root: String) throws {
     }
 }
 
-/// The lifecycle commands that change /usr/src need root; refusing first
-/// means no half-done work (a config saved, then EACCES on the build dir).
-func requireRoot(to action: String) throws {
-    guard MountEnvironment.isRoot else { throw KsqshError(.notRoot, "must be root to \(action)") }
-}
-
 func formatMegabytes(_ bytes: UInt64) -> String {
     String(cFormat: "%.1f MB", Double(bytes) / 1_000_000)
 }

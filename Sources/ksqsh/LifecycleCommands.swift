@@ -22,7 +22,7 @@ struct CleanCommand: ParsableCommand {
 
     func run() throws {
         let actions = try reportingErrors {
-            if !pretend { try requireRoot(to: "clean up kernel \(kernel.kernel ?? "sources")") }
+            if !pretend { try MountEnvironment.requireRoot(to: "clean up kernel \(kernel.kernel ?? "sources")") }
             var clean = Clean(layout: try kernel.layout())
             clean.removeImage = image
             clean.pretend = pretend
@@ -109,7 +109,7 @@ struct AdoptCommand: ParsableCommand {
         let layout = KernelLayout(eroot: kernel.eroot, version: version)
         let report = try reportingErrors {
             // Both refused before the tree is touched, not after it is squashed and emptied.
-            try requireRoot(to: "adopt \(layout.mountPoint.displayed)")
+            try MountEnvironment.requireRoot(to: "adopt \(layout.mountPoint.displayed)")
             try Prepare.requireBuildablePaths(layout)
             var adopt = Adopt(layout: layout)
             adopt.mrproper = mrproper

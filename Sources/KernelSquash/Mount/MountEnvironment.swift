@@ -6,7 +6,10 @@ import SystemPackage
 public enum MountEnvironment {
     public static var isRoot: Bool { geteuid() == 0 }
 
-    static func requireRoot(to action: String) throws {
+    /// Refuses to `action` unless root. Commands that change /usr/src ask
+    /// first: refusing before any change means no half-done work (a config
+    /// saved, then EACCES on the build dir).
+    public static func requireRoot(to action: String) throws {
         guard isRoot else { throw KsqshError(.notRoot, "must be root to \(action)") }
     }
 
