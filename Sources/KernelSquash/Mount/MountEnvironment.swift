@@ -29,6 +29,29 @@ public enum MountEnvironment {
         return own != initial
     }
 
+    /// Who is about to mount, for `vanishingMountWarning(for:)`.
+    public enum Mounter: Sendable {
+        /// `ksqsh mount`, from a shell or a script.
+        case command
+        /// A portage phase hook, with portage's FEATURES.
+        case portagePhase(features: Set<String>)
+    }
+
+    /// The warning (without a prefix) that a mount made now vanishes when
+    /// this process exits, or nil when everyone keeps seeing it. A phase
+    /// under FEATURES=mount-sandbox is warned even where the namespace
+    /// cannot be compared.
+    public static func vanishingMountWarning(for mounter: Mounter) -> String? {
+        switch mounter {
+        case .command:
+            guard isInPrivateMountNamespace else { return nil }
+            return "this process has a private mount namespace (portage FEATURES=mount-sandbox?); the mount will vanish when it exits. Run 'ksqsh mount --all' from a normal shell."
+        case .portagePhase(let features):
+            guard features.contains("mount-sandbox") || isInPrivateMountNamespace else { return nil }
+            return "FEATURES=mount-sandbox: this mount vanishes when the phase ends. The boot script or 'ksqsh mount --all' mounts it for good."
+        }
+    }
+
     /// This program's own path (/proc/self/exe).
     public static var executablePath: String? { linkTarget("/proc/self/exe") }
 
