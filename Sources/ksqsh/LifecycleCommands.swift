@@ -39,19 +39,13 @@ struct StatusCommand: ParsableCommand {
         abstract: "Show each kernel version: image, mount, build dir, saved config, problems."
     )
 
-    @Option(help: "The root the system lives under, as portage's ROOT.")
-    var root = "/"
-
-    @Option(help: "The offset prefix, as portage's EPREFIX.")
-    var eprefix = ""
+    @OptionGroup var system: RootOptions
 
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
-    func validate() throws { try requireRootDirectory(root) }
-
     func run() throws {
-        let status = SystemStatus(eroot: KernelLayout.eroot(root: CommandLinePath.filePath(root), eprefix: eprefix))
+        let status = SystemStatus(eroot: system.eroot)
         if json {
             print(status.json.text)
             return
