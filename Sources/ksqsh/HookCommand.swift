@@ -13,20 +13,14 @@ struct HookCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The phase: \(Phase.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var phase: String
+    @Argument(help: "The ebuild phase the hook runs in.")
+    var phase: Phase
 
     @Option(help: "The hook interface version the calling hook was generated for.")
     var interface: Int = HookRunner.interfaceVersion
 
     @Flag(help: "Only print the plan for this phase.")
     var pretend = false
-
-    func validate() throws {
-        guard Phase(rawValue: phase) != nil else {
-            throw ValidationError("unknown phase '\(phase)'; one of \(Phase.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-    }
 
     func run() throws {
         guard interface <= HookRunner.interfaceVersion else {
@@ -35,7 +29,6 @@ struct HookCommand: ParsableCommand {
             writeToStandardErrorLine("ksqsh: warning: the hook speaks interface \(interface), this ksqsh only \(HookRunner.interfaceVersion): doing nothing. Update ksqsh.")
             return
         }
-        let phase = Phase(rawValue: phase)!
         try reportingErrors {
             let environment = try PortageEnvironment(ProcessEnvironment.all)
             if pretend {

@@ -28,17 +28,14 @@ struct HooksCommand: ParsableCommand {
         @Option(name: .customLong("package"), help: "A kernel-2 sources package (repeatable; default gentoo-sources).")
         var packages: [String] = []
 
-        @Option(name: .customLong("init"), help: "Boot-time mount for: openrc, systemd, both, or auto (what ROOT has).")
-        var initSystem: String = InitSystem.auto.rawValue
+        @Option(name: .customLong("init"), help: "Boot-time mount for openrc, systemd, or both; auto: what ROOT has.")
+        var initSystem: InitSystem = .auto
 
         @Option(help: "The ksqsh the scripts call (default: this one).")
         var helper: String?
 
         func validate() throws {
             try requireRootDirectory(root)
-            guard InitSystem(rawValue: initSystem) != nil else {
-                throw ValidationError("--init must be one of \(InitSystem.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
             for package in packages where !HookInstallation.isValidPackageName(package) {
                 throw ValidationError("'\(package)' is not a package name (e.g. gentoo-sources)")
             }
@@ -48,7 +45,7 @@ struct HooksCommand: ParsableCommand {
             var installation = HookInstallation(helper: helper.map(CommandLinePath.filePath) ?? HooksCommand.ownPath())
             installation.root = CommandLinePath.filePath(root)
             if !packages.isEmpty { installation.packages = packages }
-            installation.initSystem = InitSystem(rawValue: initSystem)!
+            installation.initSystem = initSystem
             for path in try reportingErrors({ try installation.install() }) { print("wrote \(path)") }
         }
     }

@@ -2,8 +2,6 @@ import ArgumentParser
 import Portage
 import SystemSupport
 
-extension BootService: ExpressibleByArgument {}
-
 extension HooksCommand {
     /// What `make install` puts in /etc/init.d and the systemd unit
     /// directory: rendered here so that templates/ stays the one source.

@@ -28,9 +28,22 @@ struct Ksqsh: ParsableCommand {
             guard status.rawValue == ExitCode.validationFailure.rawValue, !(error is ExitCode), !text.isEmpty else {
                 exit(withError: error)
             }
-            writeToStandardErrorLine("ksqsh: \(DisplayedText.oneLine(text)) (see --help)")
+            writeToStandardErrorLine("ksqsh: \(DisplayedText.oneLine(joiningValueList(text))) (see --help)")
             Glibc.exit(status.rawValue)
         }
+    }
+
+    /// ArgumentParser lists more than five allowed values (a bad --compression
+    /// or phase) as "  - value" lines under the message; one line names
+    /// them in a row instead: "...one of the following: xz, zstd, lz4."
+    static func joiningValueList(_ message: String) -> String {
+        let lines = message.split(separator: "\n")
+        let values = lines.dropFirst().compactMap { line -> Substring? in
+            let item = line.drop { $0 == " " }
+            return item.hasPrefix("- ") ? item.dropFirst(2) : nil
+        }
+        guard let first = lines.first, !values.isEmpty, values.count == lines.count - 1 else { return message }
+        return "\(first) \(values.joined(separator: ", "))."
     }
 }
 
@@ -58,12 +71,6 @@ func requireRootDirectory(_ root: String) throws {
     guard FilePath(path.string) == path else {
         throw ValidationError("--root \(path.displayed) is not valid UTF-8; use a root whose path is")
     }
-}
-
-/// The lifecycle commands that change /usr/src need root; refusing first
-/// means no half-done work (a config saved, then EACCES on the build dir).
-func requireRoot(to action: String) throws {
-    guard MountEnvironment.isRoot else { throw KsqshError(.notRoot, "must be root to \(action)") }
 }
 
 func formatMegabytes(_ bytes: UInt64) -> String {

@@ -24,7 +24,7 @@ struct CleanCommand: ParsableCommand {
 
     func run() throws {
         let actions = try reportingErrors {
-            if !pretend { try requireRoot(to: "clean up kernel \(kernel.kernel ?? "sources")") }
+            if !pretend { try MountEnvironment.requireRoot(to: "clean up kernel \(kernel.kernel ?? "sources")") }
             var clean = Clean(layout: try kernel.layout())
             clean.removeImage = image
             clean.pretend = pretend
@@ -41,19 +41,13 @@ struct StatusCommand: ParsableCommand {
         abstract: "Show each kernel version: image, mount, build dir, saved config, problems."
     )
 
-    @Option(help: "The root the system lives under, as portage's ROOT.")
-    var root = "/"
-
-    @Option(help: "The offset prefix, as portage's EPREFIX.")
-    var eprefix = ""
+    @OptionGroup var system: RootOptions
 
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
-    func validate() throws { try requireRootDirectory(root) }
-
     func run() throws {
-        let status = SystemStatus(eroot: KernelLayout.eroot(root: CommandLinePath.filePath(root), eprefix: eprefix))
+        let status = SystemStatus(eroot: system.eroot)
         if json {
             print(status.json.text)
             return
@@ -111,7 +105,7 @@ struct AdoptCommand: ParsableCommand {
         let layout = KernelLayout(eroot: kernel.eroot, version: version)
         let report = try reportingErrors {
             // Both refused before the tree is touched, not after it is squashed and emptied.
-            try requireRoot(to: "adopt \(layout.mountPoint.displayed)")
+            try MountEnvironment.requireRoot(to: "adopt \(layout.mountPoint.displayed)")
             try Prepare.requireBuildablePaths(layout)
             var adopt = Adopt(layout: layout)
             adopt.mrproper = mrproper

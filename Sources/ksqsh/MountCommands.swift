@@ -17,8 +17,8 @@ struct MountCommand: ParsableCommand {
     var all = false
 
     func run() throws {
-        if MountEnvironment.isInPrivateMountNamespace {
-            writeToStandardErrorLine("ksqsh: warning: this process has a private mount namespace (portage FEATURES=mount-sandbox?); the mount will vanish when it exits. Run 'ksqsh mount --all' from a normal shell.")
+        if let warning = MountEnvironment.vanishingMountWarning(for: .command) {
+            writeToStandardErrorLine("ksqsh: warning: \(warning)")
         }
         if all {
             try reportAll(KernelMounts.mountAll(eroot: kernel.eroot), done: "mounted", noop: "already mounted")

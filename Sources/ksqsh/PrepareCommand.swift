@@ -28,17 +28,18 @@ struct PrepareCommand: ParsableCommand {
     var symlink = false
 
     func run() throws {
+        let layout = try reportingErrors { try kernel.layout() }
         let report = try reportingErrors {
-            var prepare = Prepare(layout: try kernel.layout())
+            var prepare = Prepare(layout: layout)
             prepare.config = config.map(CommandLinePath.filePath)
             prepare.modules = modules
             prepare.symlink = symlink
-            return (prepare.layout, try prepare.run())
+            return try prepare.run()
         }
-        if modules && !report.1.modulesPrepared {
-            writeToStandardErrorLine("ksqsh: warning: \(report.0.buildDirectory)/.config has CONFIG_MODULES unset: there is nothing to prepare for external modules")
+        if modules && !report.modulesPrepared {
+            writeToStandardErrorLine("ksqsh: warning: \(layout.buildDirectory)/.config has CONFIG_MODULES unset: there is nothing to prepare for external modules")
         }
-        print("\(report.0.buildDirectory): configured from \(report.1.configSource)\(report.1.modulesPrepared ? ", modules prepared" : "")")
-        if symlink { print("\(report.0.symlink) -> \(report.0.buildDirectory.lastComponent!)") }
+        print("\(layout.buildDirectory): configured from \(report.configSource)\(report.modulesPrepared ? ", modules prepared" : "")")
+        if symlink { print("\(layout.symlink) -> \(layout.buildDirectory.lastComponent!)") }
     }
 }

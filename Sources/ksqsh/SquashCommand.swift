@@ -24,14 +24,14 @@ struct SquashCommand: ParsableCommand {
     @Option(help: "Data block size, a power of two from 4K to 1M.")
     var blockSize = "1M"
 
-    @Option(help: "Compressor: \(Compression.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var compression = "xz"
+    @Option(help: "Compressor.")
+    var compression: Compression = .xz
 
     @Option(help: "Compression threads (default: all cores).")
     var jobs: Int = Processors.available
 
     @Option(help: "Data order: kernel (what a kernel build reads first, first) or plain; default: kernel for kernel trees.")
-    var layout: String?
+    var layout: DataLayout?
 
     @Option(help: ArgumentHelp("Store files in this order first: lines of 'PATH PRIORITY' as for mksquashfs -sort; higher first.", valueName: "file"))
     var sortFile: String?
@@ -55,22 +55,16 @@ struct SquashCommand: ParsableCommand {
         guard let size = SquashOptions.parseSize(blockSize), SquashOptions.isValidBlockSize(size) else {
             throw ValidationError("--block-size must be a power of two from 4K to 1M, not '\(blockSize)'")
         }
-        guard Compression(rawValue: compression) != nil else {
-            throw ValidationError("unknown compressor '\(compression)'; choose one of \(Compression.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
-        if let layout, DataLayout(rawValue: layout) == nil {
-            throw ValidationError("--layout must be one of \(DataLayout.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
     }
 
     func run() throws {
         var squash = Squash(source: CommandLinePath.filePath(source), image: CommandLinePath.filePath(image))
         squash.options.blockSize = SquashOptions.parseSize(blockSize)!
-        squash.options.compression = Compression(rawValue: compression)!
+        squash.options.compression = compression
         squash.options.jobs = jobs
         squash.options.keepOwner = keepOwner
-        squash.options.layout = layout.flatMap(DataLayout.init)
+        squash.options.layout = layout
         if let sortFile {
             squash.options.sortFile = try reportingErrors { try SortFile(contentsOf: FilePath(sortFile)) }
         }

@@ -54,6 +54,49 @@ struct CommandLineTests {
         expectUnchanged(fixture.root, before: before)
     }
 
+    @Test(
+        "--help lists the values of each option that takes one of a fixed set, as ArgumentParser derives them from the type",
+        arguments: ValueList.all
+    )
+    func helpListsValues(_ list: ValueList) throws {
+        let help = try Ksqsh.run(list.command.map { ByteString($0) } + ["--help"])
+        expectSuccess(help)
+        let entry = try #require(ValueList.helpEntry(help.stdoutText, for: list.name), "\(list.command) --help has no entry for \(list.name): \(help)")
+        #expect(entry.contains("values: \(list.values.joined(separator: ", "))"), "\(list.name) in \(list.command) --help: \(entry)")
+    }
+
+    @Test(
+        "A value outside the list is a usage error (64): one line naming the option, the value and every allowed value; nothing created",
+        arguments: ValueList.all
+    )
+    func valueOutsideListIsUsageError(_ list: ValueList) throws {
+        let work = try Workspace("bad-value")
+        defer { work.remove() }
+        let fixture = try work.buildFixture(large: false)
+        let before = try Manifest.scan(fixture.root)
+        let arguments = list.invalid.map { argument -> ByteString in
+            switch argument {
+            case "SRC": fixture.root
+            case "IMAGE": work.image
+            case "ROOT": work.imageDirectory
+            default: ByteString(argument)
+            }
+        }
+        let result = try Ksqsh.run(arguments)
+        #expect(result.exitCode == Ksqsh.Exit.usage, "\(result)")
+        #expect(result.stdout.isEmpty, "\(result)")
+        #expect(result.stderrLines.count == 1, "a usage error is one line on stderr: \(result)")
+        #expect(!result.stderrText.contains("\\n"), "the values are listed in a row, not as escaped lines: \(result)")
+        let line = result.stderrText
+        #expect(line.contains(list.name), "the message should name \(list.name): \(result)")
+        #expect(line.contains("'\(list.invalid.last!)'"), "the message should name the bad value: \(result)")
+        for value in list.values {
+            #expect(line.contains(value), "the message should offer \(value): \(result)")
+        }
+        #expect(try FS.list(work.imageDirectory).isEmpty)
+        expectUnchanged(fixture.root, before: before)
+    }
+
     @Test("--quiet prints nothing on success, for squash and verify")
     func quietIsQuiet() throws {
         let work = try Workspace("quiet")
@@ -75,6 +118,47 @@ struct CommandLineTests {
         let squash = try Ksqsh.squash(fixture.root, work.image, ["--verify"], quiet: false)
         expectSuccess(squash)
         expectSuccess(try Ksqsh.verify(work.image, against: fixture.root))
+    }
+}
+
+/// An option or argument that takes one of a fixed set of words: the
+/// spellings ksqsh accepts, exactly, and a command line that gives it a
+/// word outside them (the last argument; SRC, IMAGE and ROOT are filled in).
+struct ValueList: Sendable, CustomTestStringConvertible {
+    let command: [String]
+    /// As --help and the error name it: `--option` or `<argument>`.
+    let name: String
+    let values: [String]
+    let invalid: [String]
+
+    var testDescription: String { "\(command.joined(separator: " ")) \(name)" }
+
+    static let all: [ValueList] = [
+        ValueList(
+            command: ["squash"], name: "--compression", values: ["xz", "zstd", "lz4", "gzip", "lzo", "lzma"],
+            invalid: ["squash", "SRC", "IMAGE", "--compression", "XZ"]),
+        ValueList(
+            command: ["squash"], name: "--layout", values: ["plain", "kernel"],
+            invalid: ["squash", "SRC", "IMAGE", "--layout", "fast"]),
+        ValueList(
+            command: ["hooks", "install"], name: "--init", values: ["openrc", "systemd", "both", "auto"],
+            invalid: ["hooks", "install", "--root", "ROOT", "--init", "upstart"]),
+        ValueList(
+            command: ["hooks", "service"], name: "<init-system>", values: ["openrc", "systemd"],
+            invalid: ["hooks", "service", "runit"]),
+        ValueList(
+            command: ["hook"], name: "<phase>",
+            values: ["pre_src_install", "post_src_install", "pre_pkg_preinst", "post_pkg_postinst", "pre_pkg_prerm", "post_pkg_postrm"],
+            invalid: ["hook", "src_$(id)"]),
+    ]
+
+    /// The entry for `name` in a --help text (its line and the indented lines
+    /// under it), with whitespace and line breaks folded to single spaces.
+    static func helpEntry(_ help: String, for name: String) -> String? {
+        let lines = help.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(where: { $0.hasPrefix("  \(name) ") || $0 == "  \(name)" }) else { return nil }
+        let rest = lines[(start + 1)...].prefix { $0.hasPrefix("        ") }
+        return ([lines[start]] + rest).joined(separator: " ").split(whereSeparator: \.isWhitespace).joined(separator: " ")
     }
 }
 

@@ -103,4 +103,21 @@ struct HookGenerationTests {
         #expect(result.succeeded, "\(result)")
         #expect(result.stderrText.contains("interface 99"))
     }
+
+    @Test("Under FEATURES=mount-sandbox, post_pkg_postinst warns first that its mount vanishes with the phase")
+    func mountSandboxWarning() throws {
+        let root = try TemporaryDirectory("hook-sandbox")
+        defer { root.remove() }
+        let environment: [String: String?] = ["ROOT": root.path.string, "KV_FULL": "6.12.10-gentoo", "MERGE_TYPE": "source", "PN": "gentoo-sources"]
+        let sandboxed = try Ksqsh.run(["hook", "post_pkg_postinst"], environment: environment.merging(["FEATURES": "sandbox mount-sandbox"]) { $1 })
+        expectSuccess(sandboxed)
+        #expect(
+            sandboxed.stdoutText.split(separator: "\n").first
+                == "warning: FEATURES=mount-sandbox: this mount vanishes when the phase ends. The boot script or 'ksqsh mount --all' mounts it for good.",
+            "\(sandboxed)")
+        for phase in ["pre_pkg_prerm", "post_pkg_postrm"] {
+            let other = try Ksqsh.run(["hook", ByteString(phase)], environment: environment.merging(["FEATURES": "mount-sandbox"]) { $1 })
+            #expect(!other.stdoutText.contains("vanishes"), "only post_pkg_postinst mounts: \(other)")
+        }
+    }
 }

@@ -23,8 +23,8 @@ public struct HookRunner {
     }
 
     public func run() throws {
-        if phase == .postPkgPostinst && (environment.features.contains("mount-sandbox") || MountEnvironment.isInPrivateMountNamespace) {
-            log("warning: FEATURES=mount-sandbox: this mount vanishes when the phase ends. The boot script or 'ksqsh mount --all' mounts it for good.")
+        if phase == .postPkgPostinst, let warning = MountEnvironment.vanishingMountWarning(for: .portagePhase(features: environment.features)) {
+            log("warning: \(warning)")
         }
         for action in PhasePlan.actions(for: phase, in: environment) {
             try perform(action)
