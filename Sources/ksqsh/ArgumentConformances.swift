@@ -1,12 +1,14 @@
 import ArgumentParser
-import KernelSquash
+import ImageEngine
+import Portage
+import SquashFSFormat
 
 // The library's enums as command-line values. ArgumentParser parses their
 // raw values, lists them in --help and the shell completions, and refuses
 // any other word as a usage error (status 64): nothing is checked by hand.
 // The conformances live here so that the library need not know
-// ArgumentParser. (Library and executable are one package, so Swift does
-// not ask for @retroactive.)
+// ArgumentParser. (The targets and the executable are one package, so
+// Swift does not ask for @retroactive.)
 
 extension Compression: ExpressibleByArgument {}
 extension DataLayout: ExpressibleByArgument {}
