@@ -30,10 +30,10 @@ public enum BusyProcesses {
             guard let path else { return false }
             return path == base || path.hasPrefix(base + "/")
         }
-        for link in ["cwd", "root", "exe"] where isBelow(MountEnvironment.linkTarget(FilePath("/proc/\(pid)/\(link)"))) {
+        for link in ["cwd", "root", "exe"] where isBelow(FilePath("/proc/\(pid)/\(link)").symbolicLinkTarget) {
             return true
         }
-        for fd in directoryNames(FilePath("/proc/\(pid)/fd")) where isBelow(MountEnvironment.linkTarget(FilePath("/proc/\(pid)/fd/\(fd)"))) {
+        for fd in directoryNames(FilePath("/proc/\(pid)/fd")) where isBelow(FilePath("/proc/\(pid)/fd/\(fd)").symbolicLinkTarget) {
             return true
         }
         if let maps = try? readSmallFile(FilePath("/proc/\(pid)/maps"), limit: 4 << 20) {

@@ -26,7 +26,7 @@ public enum MountEnvironment {
     /// mounts made here vanish for everyone else when it exits. Portage's
     /// FEATURES=mount-sandbox runs every phase like that.
     public static var isInPrivateMountNamespace: Bool {
-        guard let own = linkTarget("/proc/self/ns/mnt"), let initial = linkTarget("/proc/1/ns/mnt") else { return false }
+        guard let own = FilePath("/proc/self/ns/mnt").symbolicLinkTarget, let initial = FilePath("/proc/1/ns/mnt").symbolicLinkTarget else { return false }
         return own != initial
     }
 
@@ -51,12 +51,5 @@ public enum MountEnvironment {
             guard features.contains("mount-sandbox") || isInPrivateMountNamespace else { return nil }
             return "FEATURES=mount-sandbox: this mount vanishes when the phase ends. The boot script or 'ksqsh mount --all' mounts it for good."
         }
-    }
-
-    /// This program's own path (/proc/self/exe).
-    public static var executablePath: String? { linkTarget("/proc/self/exe") }
-
-    public static func linkTarget(_ path: FilePath) -> String? {
-        (try? path.readSymbolicLink()).map { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -1,8 +1,12 @@
 import Glibc
+import SystemPackage
 
 /// The environment ksqsh was started with. The corresponding C function is
 /// `getenv`, and the C variable `environ`.
 public enum ProcessEnvironment {
+    /// This program's own path (/proc/self/exe).
+    public static var executablePath: String? { FilePath("/proc/self/exe").symbolicLinkTarget }
+
     public static func value(of name: String) -> String? {
         getenv(name).map { String(cString: $0) }
     }

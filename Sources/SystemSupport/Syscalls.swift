@@ -119,6 +119,12 @@ extension FilePath {
         let count = try withPlatformString { valueOrErrno(Glibc.readlink($0, &buffer, buffer.count - 1)) }.get()
         return buffer[0..<count].map { UInt8(bitPattern: $0) }
     }
+
+    /// What the symlink at this path holds, as text; nil when the path is
+    /// not a symlink or cannot be read.
+    package var symbolicLinkTarget: String? {
+        (try? readSymbolicLink()).map { String(decoding: $0, as: UTF8.self) }
+    }
 }
 
 extension FileDescriptor {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Mounting
 import Portage
 import SystemPackage
 import SystemSupport
@@ -13,7 +12,7 @@ struct HooksCommand: ParsableCommand {
 
     /// The helper the generated scripts call: this ksqsh, wherever it is installed.
     static func ownPath() -> FilePath {
-        FilePath(MountEnvironment.executablePath ?? "/usr/local/bin/ksqsh")
+        FilePath(ProcessEnvironment.executablePath ?? "/usr/local/bin/ksqsh")
     }
 
     struct Install: ParsableCommand {

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Mounting
 import SystemSupport
 
 /// Finding the programs to measure. posix_spawn takes a path, and the table
@@ -25,7 +24,7 @@ enum Executables {
     /// /proc/self/exe is used because argv[0] may be a bare name found
     /// through PATH.
     static var builtKsqsh: String {
-        let own = MountEnvironment.executablePath ?? CommandLine.arguments[0]
+        let own = ProcessEnvironment.executablePath ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: own).deletingLastPathComponent()
         let beside = directory.appendingPathComponent("ksqsh").path
         while directory.path != "/" {

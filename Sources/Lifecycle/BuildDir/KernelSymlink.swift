@@ -1,5 +1,4 @@
 import Glibc
-import Mounting
 import SystemPackage
 import SystemSupport
 
@@ -31,6 +30,6 @@ public enum KernelSymlink {
 
     /// Where the link points (as written), if it is a symlink.
     public static func target(of link: FilePath) -> String? {
-        MountEnvironment.linkTarget(link)
+        link.symbolicLinkTarget
     }
 }

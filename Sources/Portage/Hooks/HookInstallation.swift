@@ -1,6 +1,4 @@
 import Glibc
-import Lifecycle
-import Mounting
 import SystemPackage
 import SystemSupport
 
@@ -98,7 +96,7 @@ public struct HookInstallation: Sendable {
         if files.contains(where: { $0.path.lastComponent?.string == HookInstallation.unitName }) {
             let link = root.pushing(HookInstallation.unitWantsLink)
             try makeDirectories(link.removingLastComponent())
-            if MountEnvironment.linkTarget(link) == nil {
+            if link.symbolicLinkTarget == nil {
                 do {
                     try link.makeSymbolicLink(pointingTo: "../\(HookInstallation.unitName)")
                 } catch {
@@ -127,7 +125,7 @@ public struct HookInstallation: Sendable {
             removed.append(path)
         }
         let link = root.pushing(HookInstallation.unitWantsLink)
-        if MountEnvironment.linkTarget(link) == "../\(HookInstallation.unitName)" {
+        if link.symbolicLinkTarget == "../\(HookInstallation.unitName)" {
             try? link.unlink()
             removed.append(link)
         }
