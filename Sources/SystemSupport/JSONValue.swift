@@ -6,7 +6,7 @@ public indirect enum JSONValue: Equatable, Sendable {
     case integer(Int64)
     case bool(Bool)
     case array([JSONValue])
-    /// Absent values are left out of their object, not written as null.
+    /// Absent values are written as null: a reader finds every key.
     case object([String: JSONValue?])
 
     public var text: String {
@@ -31,13 +31,13 @@ public indirect enum JSONValue: Equatable, Sendable {
             }
             output += indent + "]"
         case .object(let members):
-            let present = members.compactMap { key, value in value.map { (key, $0) } }.sorted { $0.0 < $1.0 }
-            guard !present.isEmpty else { return output += "{}" }
+            let sorted = members.sorted { $0.key < $1.key }
+            guard !sorted.isEmpty else { return output += "{}" }
             output += "{\n"
-            for (index, (key, value)) in present.enumerated() {
+            for (index, (key, value)) in sorted.enumerated() {
                 output += inner + JSONValue.quoted(key) + " : "
-                value.write(to: &output, indent: inner)
-                output += index == present.count - 1 ? "\n" : ",\n"
+                if let value { value.write(to: &output, indent: inner) } else { output += "null" }
+                output += index == sorted.count - 1 ? "\n" : ",\n"
             }
             output += indent + "}"
         }

@@ -58,7 +58,7 @@ struct StatusCommand: ParsableCommand {
                 kernel.version + (kernel.symlinked ? " *" : ""),
                 kernel.imageBytes.map(formatMegabytes) ?? "-",
                 kernel.mountPoint + (kernel.loopDevice.map { " (\($0))" } ?? ""),
-                kernel.buildDirectory == nil ? "-" : (kernel.configured ? "configured" : "not configured"),
+                kernel.buildDirectory == nil ? "-" : (kernel.built ? "built" : kernel.configured ? "configured" : "not configured"),
                 kernel.savedConfig == nil ? "-" : "saved",
                 kernel.package ?? "-",
             ]

@@ -1,7 +1,7 @@
 import SystemSupport
 
 /// `ksqsh status --json`: one object per kernel version, keys as the
-/// properties are named; absent values are left out.
+/// properties are named; absent values are null, so every key is always there.
 extension SystemStatus {
     public var json: JSONValue {
         .object([
@@ -22,6 +22,8 @@ extension KernelStatus {
             "loopDevice": loopDevice.map(JSONValue.string),
             "buildDirectory": buildDirectory.map(JSONValue.string),
             "configured": .bool(configured),
+            "built": .bool(built),
+            "installedReleases": .array(installedReleases.map(JSONValue.string)),
             "savedConfig": savedConfig.map(JSONValue.string),
             "package": package.map(JSONValue.string),
             "symlinked": .bool(symlinked),

@@ -15,10 +15,11 @@ public struct SystemStatus: Sendable {
         let inventory = KernelInventory(eroot: eroot)
         let table = (try? MountTable.current()) ?? MountTable(entries: [])
         let packages = InstalledPackages(eroot: eroot)
+        let modules = InstalledModuleTrees(eroot: eroot)
         let link = KernelSymlink.target(of: KernelLayout.sourcesDirectory(eroot: eroot).appending("linux"))
         symlink = link
         kernels = inventory.allVersions.map { version in
-            KernelStatus(layout: KernelLayout(eroot: eroot, version: version), table: table, packages: packages, symlink: link)
+            KernelStatus(layout: KernelLayout(eroot: eroot, version: version), table: table, packages: packages, modules: modules, symlink: link)
         }
     }
 }

@@ -337,6 +337,7 @@ struct StatusReport: Decodable {
         let loopDevice: String?
         let buildDirectory: String?
         let configured: Bool
+        let built: Bool?
         let savedConfig: String?
         let symlinked: Bool?
         let problems: [String]
