@@ -32,6 +32,9 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         /// Another ksqsh kept the kernel version's lock past the wait, or the
         /// lock file cannot be created.
         case kernelLocked
+        /// A hook setting (ksqsh.conf or a KSQSH_* variable) has a value
+        /// ksqsh does not accept.
+        case settingInvalid
         case internalError
     }
 
@@ -87,6 +90,7 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         case .buildFailed: 68
         case .kernelLocked: 69
         case .internalError: 70
+        case .settingInvalid: 71
         }
     }
 }

@@ -9,7 +9,9 @@ struct HookCommand: ParsableCommand {
         abstract: "Run ksqsh's part of a portage phase (called by the generated env hook).",
         discussion: """
             Reads portage's variables (\(PortageEnvironment.forwardedVariables.joined(separator: ", "))) \
-            from the environment. Exit status 0 means the phase may go on.
+            from the environment, and the hook settings from EPREFIX/etc/ksqsh.conf \
+            (or the file KSQSH_CONFIG names), which those variables override. \
+            Exit status 0 means the phase may go on.
             """
     )
 
@@ -30,7 +32,7 @@ struct HookCommand: ParsableCommand {
             return
         }
         try reportingErrors {
-            let environment = try PortageEnvironment(ProcessEnvironment.all)
+            let environment = try PortageEnvironment.forPhase(phase, variables: ProcessEnvironment.all)
             if pretend {
                 for action in PhasePlan.actions(for: phase, in: environment) { print(action) }
                 return

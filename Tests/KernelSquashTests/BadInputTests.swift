@@ -479,6 +479,15 @@ extension BadInputTable {
             row("hook", "no phase", exit: Ksqsh.Exit.usage) { _ in Invocation(arguments: ["hook"], naming: "phase") },
             row("hook", "an unknown phase", exit: Ksqsh.Exit.usage) { _ in Invocation(arguments: ["hook", "src_$(id)"], naming: "src_$(id)") },
             row("hook", "an extra argument", exit: Ksqsh.Exit.usage) { _ in Invocation(arguments: ["hook", "pre_pkg_prerm", "extra"], naming: "extra") },
+            row("hook", "pre_src_install with a value ksqsh.conf may not hold: refused in one line naming the file, the sources untouched", exit: Ksqsh.Exit.settingInvalid) { scene in
+                let workdir = scene.path / "var/tmp/portage/work"
+                try scene.root.write(workdir / ("linux-" + kv) / "Makefile", Array("# the sources\n".utf8))
+                let settings = scene.path / "etc/ksqsh.conf"
+                try scene.root.write(settings, Array("KSQSH_BLOCK_SIZE=3K\n".utf8))
+                return Invocation(
+                    arguments: ["hook", "pre_src_install"], naming: settings,
+                    environment: ["ROOT": scene.path.string, "KV_FULL": kv.string, "WORKDIR": workdir.string, "KSQSH_CONFIG": settings.string])
+            },
             row("hook", "post_pkg_postinst with an image to mount", exit: notRoot, user: .nobody) { scene in
                 Invocation(
                     arguments: ["hook", "post_pkg_postinst"],

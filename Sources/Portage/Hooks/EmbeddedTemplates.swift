@@ -118,7 +118,10 @@ package enum EmbeddedTemplates {
             		USE="${USE-}" MERGE_TYPE="${MERGE_TYPE-}" \
             		REPLACING_VERSIONS="${REPLACING_VERSIONS-}" \
             		REPLACED_BY_VERSION="${REPLACED_BY_VERSION-}" FEATURES="${FEATURES-}" \
-            		KSQSH_FALLBACK="${KSQSH_FALLBACK-}" KSQSH_PREPARE="${KSQSH_PREPARE-}" \
+            		KSQSH_CONFIG="${KSQSH_CONFIG-}" KSQSH_COMPRESSION="${KSQSH_COMPRESSION-}" \
+            		KSQSH_BLOCK_SIZE="${KSQSH_BLOCK_SIZE-}" KSQSH_JOBS="${KSQSH_JOBS-}" \
+            		KSQSH_LAYOUT="${KSQSH_LAYOUT-}" KSQSH_PREPARE="${KSQSH_PREPARE-}" \
+            		KSQSH_FALLBACK="${KSQSH_FALLBACK-}" \
             		"${helper}" hook --interface @INTERFACE@ "${phase}"
             	status=$?
             	eend "${status}"

@@ -23,6 +23,7 @@ public struct HookRunner {
     }
 
     public func run() throws {
+        for warning in environment.settingWarnings { log("warning: \(warning)") }
         if phase == .postPkgPostinst, let warning = MountEnvironment.vanishingMountWarning(for: .portagePhase(features: environment.features)) {
             log("warning: \(warning)")
         }
@@ -36,7 +37,7 @@ public struct HookRunner {
         case .squashSources(let tree, let image):
             try squash(tree: tree, image: image)
         case .checkPackageImage(let image, let mountPoint):
-            if !isRegularFile(image), environment.fallbackToPlain, isDirectory(mountPoint), hasEntries(mountPoint) {
+            if !isRegularFile(image), environment.settings.fallbackToPlain, isDirectory(mountPoint), hasEntries(mountPoint) {
                 log("package holds plain sources (KSQSH_FALLBACK=plain): nothing to check")
                 return
             }
@@ -85,6 +86,7 @@ public struct HookRunner {
             return
         }
         var squash = Squash(source: tree, image: image)
+        squash.options = environment.settings.squashOptions
         squash.verify = true
         squash.deleteSource = true
         squash.force = true
@@ -93,7 +95,7 @@ public struct HookRunner {
             let result = try squash.run()
             let summary = result.summary
             log("\(image.lastComponent!): \(summary.entries) entries, \(summary.inputBytes / 1_000_000) MB → \(summary.imageBytes / 1_000_000) MB, verified; sources removed")
-        } catch let error as KsqshError where environment.fallbackToPlain && error.kind != .deleteFailed {
+        } catch let error as KsqshError where environment.settings.fallbackToPlain && error.kind != .deleteFailed {
             // The tree is untouched (it is emptied only after a verified image exists).
             log("warning: \(error.description)")
             log("warning: KSQSH_FALLBACK=plain: installing the sources unsquashed")

@@ -52,7 +52,7 @@ public enum PhasePlan {
             // A reinstall replaces the image file; the old mount would keep the deleted one.
             return [.unmount(layout)]
         case .postPkgPostinst:
-            return [.mountAndPrepare(layout, symlink: environment.use.contains("symlink"), modules: environment.prepareModules)]
+            return [.mountAndPrepare(layout, symlink: environment.use.contains("symlink"), modules: environment.settings.prepareModules)]
         case .prePkgPrerm:
             return [.unmountAndRemoveMountPoint(layout)]
         case .postPkgPostrm:

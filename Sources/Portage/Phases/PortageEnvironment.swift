@@ -20,16 +20,20 @@ public struct PortageEnvironment: Sendable {
     public var replacingVersions: [String]
     public var replacedByVersion: String?
     public var features: Set<String>
-    /// KSQSH_FALLBACK=plain: if squashing fails, install plain sources instead of failing.
-    public var fallbackToPlain: Bool
-    /// KSQSH_PREPARE=modules: also run make modules_prepare after install.
-    public var prepareModules: Bool
+    /// The user's choices (HookSettings): from the environment alone here;
+    /// `forPhase` adds the settings file.
+    public var settings: HookSettings
+    /// Where the settings file is looked for.
+    public var settingsFile: FilePath
+    /// Values of the settings file refused in a phase that goes on with
+    /// the defaults, to be said in the build log.
+    public var settingWarnings: [String] = []
 
     /// The names a hook passes on; anything else in the environment is ignored.
     public static let forwardedVariables = [
         "ROOT", "EPREFIX", "EROOT", "ED", "WORKDIR", "KV_FULL", "PN", "PVR", "USE", "MERGE_TYPE",
-        "REPLACING_VERSIONS", "REPLACED_BY_VERSION", "FEATURES", "KSQSH_FALLBACK", "KSQSH_PREPARE",
-    ]
+        "REPLACING_VERSIONS", "REPLACED_BY_VERSION", "FEATURES", "KSQSH_CONFIG",
+    ] + HookSetting.allCases.map(\.rawValue)
 
     public init(_ variables: [String: String]) throws {
         func value(_ name: String) -> String { variables[name] ?? "" }
@@ -51,8 +55,21 @@ public struct PortageEnvironment: Sendable {
         replacingVersions = value("REPLACING_VERSIONS").split(separator: " ").map(String.init)
         replacedByVersion = value("REPLACED_BY_VERSION").isEmpty ? nil : value("REPLACED_BY_VERSION")
         features = Set(value("FEATURES").split(separator: " ").map(String.init))
-        fallbackToPlain = value("KSQSH_FALLBACK") == "plain"
-        prepareModules = value("KSQSH_PREPARE").split(separator: " ").contains("modules")
+        settings = HookSettings.read(file: nil, variables: variables).settings
+        settingsFile = HookSettings.file(eprefix: eprefix, variables: variables)
+    }
+
+    /// The environment of a hook's phase, with the settings file read. A
+    /// refused value stops pre_src_install, before anything is touched, so
+    /// the user fixes it where it is said; later phases must go on (a merge
+    /// or an unmerge is under way), so they keep the default and warn.
+    public static func forPhase(_ phase: Phase, variables: [String: String]) throws -> PortageEnvironment {
+        var environment = try PortageEnvironment(variables)
+        let reading = HookSettings.read(file: environment.settingsFile, variables: variables)
+        if phase == .preSrcInstall, let refused = reading.problems.first { throw refused }
+        environment.settings = reading.settings
+        environment.settingWarnings = reading.problems.map { "\($0.description); the default stands" }
+        return environment
     }
 
     public var layout: KernelLayout { KernelLayout(eroot: eroot, version: kernelVersion) }

@@ -22,6 +22,7 @@ enum Ksqsh {
         static let deleteFailed: Int32 = 50
         static let usage: Int32 = 64
         static let internalError: Int32 = 70
+        static let settingInvalid: Int32 = 71
     }
 
     /// The `ksqsh` executable built next to the test bundle.
