@@ -1,4 +1,5 @@
 import Lifecycle
+import SystemPackage
 import Testing
 
 /// PN, PV, PVR, P and PF as portage derives them: the names the config chain
@@ -50,5 +51,32 @@ struct KernelPackageTests {
         #expect(KernelPackage(name: "gentoo-sources", versionAndRevision: "") == nil)
         #expect(KernelPackage(name: "../gentoo-sources", versionAndRevision: "6.12.10") == nil)
         #expect(KernelPackage(name: "gentoo-sources", versionAndRevision: "6.12.10/../x") == nil)
+    }
+}
+
+/// Which package installed a version, from EROOT/var/db/pkg alone.
+@Suite("Kernel packages: the owner in var/db/pkg")
+struct InstalledPackageTests {
+    @Test("by its image, else by its plain sources' top directory (before adopt); never by another version's or a subdirectory")
+    func ownerOfVersion() throws {
+        let directory = try TemporaryDirectory("vdb")
+        defer { directory.remove() }
+        let database = directory["var/db/pkg/sys-kernel"]
+        func contents(_ fullName: ByteString, _ lines: String) throws {
+            try FS.mkdirs(database / fullName)
+            try FS.writeFile(database / fullName / "CONTENTS", Array(lines.utf8))
+        }
+        try contents("gentoo-sources-6.12.10-r1", "dir /usr/src\nobj /usr/src/linux-6.12.10-gentoo-r1.sqfs d41d8cd98f00b204e9800998ecf8427e 1700000000\n")
+        try contents("gentoo-sources-6.6.58", "dir /usr/src/linux-6.6.58-gentoo\ndir /usr/src/linux-6.6.58-gentoo/arch\n")
+        try contents("vanilla-sources-6.1.0", "dir /usr/src/linux-6.1.0/include\nobj /usr/src/linux-6.1.0/Makefile d41d8cd98f00b204e9800998ecf8427e 1700000000\n")
+        let packages = InstalledPackages(eroot: FilePath(directory.path.string))
+        func owner(_ version: String) -> String? {
+            packages.package(of: KernelLayout(eroot: FilePath(directory.path.string), version: KernelVersion(version)!))?.fullName
+        }
+
+        #expect(owner("6.12.10-gentoo-r1") == "gentoo-sources-6.12.10-r1", "the image's owner")
+        #expect(owner("6.6.58-gentoo") == "gentoo-sources-6.6.58", "the plain sources' owner")
+        #expect(owner("6.12.10-gentoo") == nil, "another version's image is not this version's")
+        #expect(owner("6.1.0") == nil, "files inside a tree do not name its top directory's owner")
     }
 }

@@ -52,10 +52,10 @@ extension LifecycleTests {
             try root.write(second, Array("CONFIG_DEFAULT_HOSTNAME=\"second\"\n".utf8))
             try root.write(first, Array("CONFIG_DEFAULT_HOSTNAME=\"first\"\n".utf8))
 
-            // merge_config.sh and make would write the config there, or read BOGUS_* options.
+            // merge_config.sh and make would write the config there.
             let elsewhere = root["elsewhere.config"]
             let result = try Ksqsh.run(
-                ["prepare", "--root", root.path, "--kernel", version], environment: ["KCONFIG_CONFIG": elsewhere.string, "CONFIG_": "BOGUS_"],
+                ["prepare", "--root", root.path, "--kernel", version], environment: ["KCONFIG_CONFIG": elsewhere.string],
                 timeout: .seconds(180))
             let build = root.buildDirectory()
             expectCompleted(result, printing: [

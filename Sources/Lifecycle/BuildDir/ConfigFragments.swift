@@ -26,14 +26,11 @@ public enum ConfigFragments {
         }
     }
 
-    /// merge_config.sh's own settings, which would send its output
-    /// elsewhere or make it read other options than CONFIG_*.
-    static let variablesToUnset = KernelMake.variablesToUnset.union(["CONFIG_"])
-
     /// Merges `fragments` into the build dir's .config. merge_config.sh
     /// writes its temporary files and the result in its working directory,
     /// so it runs in the build dir; -m leaves the make to the caller
-    /// (olddefconfig, out of tree).
+    /// (olddefconfig, out of tree). It honours KCONFIG_CONFIG as make does,
+    /// so it runs without the variables KernelMake unsets.
     static func merge(_ fragments: [FilePath], sources: FilePath, build: FilePath) throws {
         let script = sources.appending("scripts/kconfig/merge_config.sh")
         guard isRegularFile(script) else {
@@ -41,7 +38,7 @@ public enum ConfigFragments {
         }
         let merge = ChildProcess(
             executable: script.string, arguments: ["-m", "-r", ".config"] + fragments.map(\.string),
-            removedEnvironment: variablesToUnset, workingDirectory: build)
+            removedEnvironment: KernelMake.variablesToUnset, workingDirectory: build)
         let status = try merge.run()
         guard status == 0 else {
             throw KsqshError(.buildFailed, path: build, "merge_config.sh failed with status \(status) merging the config.d fragments (its output is above)")

@@ -3,12 +3,12 @@ import SystemPackage
 import SystemSupport
 
 /// Portage's record of installed packages (EROOT/var/db/pkg), to tell which
-/// package owns an image.
-struct InstalledPackages {
+/// package owns an image, or the plain sources before adopt.
+package struct InstalledPackages {
     private let owners: [String: String]
     let isAvailable: Bool
 
-    init(eroot: FilePath) {
+    package init(eroot: FilePath) {
         let database = eroot.appending("var/db/pkg/sys-kernel")
         isAvailable = isDirectory(eroot.appending("var/db/pkg"), followingSymlinks: true)
         var owners: [String: String] = [:]
@@ -21,7 +21,8 @@ struct InstalledPackages {
                     guard fields.count >= 3 else { continue }
                     owners[fields.dropLast(2).joined(separator: " ")] = "sys-kernel/\(package)"
                 } else if line.hasPrefix("dir "), let top = line.firstRange(of: "/usr/src/linux-"), !line[top.upperBound...].contains("/") {
-                    // Plain sources (before `ksqsh adopt`): "dir PATH", the top directory only.
+                    // Plain sources (before `ksqsh adopt`): "dir PATH". The top directory
+                    // only: the tree's thousands of others would just fill the table.
                     owners[String(line.dropFirst(4))] = "sys-kernel/\(package)"
                 }
             }
@@ -37,7 +38,7 @@ struct InstalledPackages {
 
     /// The package that installed this version: the owner of its image,
     /// else of its plain sources (not adopted yet).
-    func package(of layout: KernelLayout) -> KernelPackage? {
+    package func package(of layout: KernelLayout) -> KernelPackage? {
         guard let owner = owner(of: layout.image) ?? owner(of: layout.mountPoint) else { return nil }
         return KernelPackage(fullName: String(owner.dropFirst("sys-kernel/".count)))
     }
