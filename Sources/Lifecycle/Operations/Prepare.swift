@@ -13,7 +13,8 @@ public struct Prepare {
     /// Portage's ROOT: /proc/config.gz is only taken when it is /.
     public var root: FilePath = "/"
     /// The package that installed the version (its savedconfig is in the
-    /// chain); nil: the owner of the image in EROOT/var/db/pkg, if any.
+    /// chain); nil: the owner of the image (or of the plain sources) in
+    /// EROOT/var/db/pkg, if any.
     public var package: KernelPackage?
     /// Where the running kernel's config is read from (tests point elsewhere).
     public var runningKernelConfig: FilePath = "/proc/config.gz"
@@ -50,7 +51,7 @@ public struct Prepare {
         try createBuildDirectory()
         var chain = ConfigChain(layout: layout, given: config)
         chain.root = root
-        chain.package = package ?? InstalledPackages(eroot: layout.eroot).package(of: layout)
+        chain.package = package ?? ownerInPortageDatabase()
         chain.runningKernelConfig = runningKernelConfig
         let applied = try ConfigApplication(layout: layout, choice: chain.choose(), fragments: fragments).run()
         var report = Report(config: applied.choice, mergedFragments: applied.merged, mounted: mounted)
@@ -66,6 +67,13 @@ public struct Prepare {
 
     private static func enablesModules(_ config: FilePath) throws -> Bool {
         try readSmallFile(config, limit: 16 << 20).split(separator: "\n").contains("CONFIG_MODULES=y")
+    }
+
+    /// The package's CONTENTS (megabytes for plain sources) are read only
+    /// when there is a savedconfig to look up.
+    private func ownerInPortageDatabase() -> KernelPackage? {
+        guard isDirectory(layout.portageSavedConfigsDirectory, followingSymlinks: true) else { return nil }
+        return InstalledPackages(eroot: layout.eroot).package(of: layout)
     }
 
     /// What would make it fail half-way is refused before anything changes.
