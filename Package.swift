@@ -41,7 +41,8 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         // What Swift cannot call from Glibc: major()/minor(), and the calls
-        // that need _GNU_SOURCE (O_TMPFILE, SEEK_DATA, affinity, thread names).
+        // that need _GNU_SOURCE (O_TMPFILE, SEEK_DATA, affinity, thread names,
+        // a spawned child's working directory).
         .target(name: "CSystemShim", cSettings: [.define("_GNU_SOURCE")]),
 
         // The layers, bottom up. Each may import only what its dependencies

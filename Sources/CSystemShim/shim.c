@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/sysmacros.h>
@@ -53,4 +54,9 @@ int ksqsh_available_cpus(void)
 off_t ksqsh_seek_data(int fd, off_t offset)
 {
 	return lseek(fd, offset, SEEK_DATA);
+}
+
+int ksqsh_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path)
+{
+	return posix_spawn_file_actions_addchdir_np(actions, path);
 }

@@ -1,20 +1,29 @@
+import CSystemShim
 import Glibc
 import SystemPackage
 
 /// Runs a program with explicit arguments (never through a shell), its
-/// output going where ours goes, and waits for it.
+/// output going where ours goes, and waits for it. The corresponding C
+/// function is `posix_spawnp`.
 package struct ChildProcess {
     package let executable: String
     package let arguments: [String]
     package var removedEnvironment: Set<String> = []
     /// Where the child's stdout goes; nil: inherit ours.
     package var standardOutput: FileDescriptor?
+    /// Where the child starts; nil: our working directory. Set in the child
+    /// alone, so ours never changes (other threads may be using it).
+    package var workingDirectory: FilePath?
 
-    package init(executable: String, arguments: [String], removedEnvironment: Set<String> = [], standardOutput: FileDescriptor? = nil) {
+    package init(
+        executable: String, arguments: [String], removedEnvironment: Set<String> = [], standardOutput: FileDescriptor? = nil,
+        workingDirectory: FilePath? = nil
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.removedEnvironment = removedEnvironment
         self.standardOutput = standardOutput
+        self.workingDirectory = workingDirectory
     }
 
     /// The exit status (128 + signal when killed by a signal).
@@ -32,6 +41,12 @@ package struct ChildProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         if let standardOutput {
             posix_spawn_file_actions_adddup2(&actions, standardOutput.rawValue, STDOUT_FILENO)
+        }
+        if let workingDirectory {
+            let added = workingDirectory.withPlatformString { ksqsh_spawn_add_chdir(&actions, $0) }
+            guard added == 0 else {
+                throw KsqshError(.internalError, path: workingDirectory, "cannot run \(executable) in this directory", errno: Errno(rawValue: added))
+            }
         }
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]

@@ -13,7 +13,9 @@ struct RootOptions: ParsableArguments {
 
     func validate() throws { try requireRootDirectory(root) }
 
-    var eroot: FilePath { KernelLayout.eroot(root: CommandLinePath.filePath(root), eprefix: eprefix) }
+    var rootPath: FilePath { CommandLinePath.filePath(root) }
+
+    var eroot: FilePath { KernelLayout.eroot(root: rootPath, eprefix: eprefix) }
 }
 
 /// Which kernel a lifecycle command acts on, and under which root.

@@ -110,6 +110,7 @@ struct AdoptCommand: ParsableCommand {
             var adopt = Adopt(layout: layout)
             adopt.mrproper = mrproper
             adopt.quiet = quiet
+            adopt.root = kernel.system.rootPath
             return try adopt.run()
         }
         if let saved = report.savedConfig { print("config: \(saved)") }
@@ -118,6 +119,6 @@ struct AdoptCommand: ParsableCommand {
         } else {
             print("\(layout.image): squashed by an earlier run; \(layout.mountPoint) mounted from it")
         }
-        print("\(layout.buildDirectory): configured from \(report.prepare.configSource)")
+        for line in report.prepare.configLines(layout) { print(line) }
     }
 }

@@ -11,8 +11,15 @@ struct PrepareCommand: ParsableCommand {
         discussion: """
             Runs the kernel's own 'make O=build-KV olddefconfig' (ARCH unset). The \
             config comes from the first of: --config FILE; the build dir's .config \
-            (never overwritten); the saved /etc/kernels/kernel-config-KV; the newest \
-            config of another version; /proc/config.gz; else make defconfig.
+            (never overwritten); the saved /etc/kernels/kernel-config-KV; the \
+            savedconfig /etc/portage/savedconfig/sys-kernel/PF, P or PN of the \
+            package that installed it (the image's owner in /var/db/pkg); the newest \
+            config of another version; /proc/config.gz (only when --root is /: \
+            another root may be another machine's); else make defconfig. The \
+            fragments /etc/kernel/config.d/*.config are then merged over it in \
+            name order with the kernel's scripts/kconfig/merge_config.sh -m -r, \
+            as dist-kernels do, but never into the build dir's own .config. \
+            Paths are under ROOT and EPREFIX.
             """
     )
 
@@ -34,12 +41,15 @@ struct PrepareCommand: ParsableCommand {
             prepare.config = config.map(CommandLinePath.filePath)
             prepare.modules = modules
             prepare.symlink = symlink
+            prepare.root = kernel.system.rootPath
             return try prepare.run()
         }
         if modules && !report.modulesPrepared {
             writeToStandardErrorLine("ksqsh: warning: \(layout.buildDirectory)/.config has CONFIG_MODULES unset: there is nothing to prepare for external modules")
         }
-        print("\(layout.buildDirectory): configured from \(report.configSource)\(report.modulesPrepared ? ", modules prepared" : "")")
+        var lines = report.configLines(layout)
+        if report.modulesPrepared { lines[0] += ", modules prepared" }
+        for line in lines { print(line) }
         if symlink { print("\(layout.symlink) -> \(layout.buildDirectory.lastComponent!)") }
     }
 }

@@ -1,6 +1,7 @@
 #ifndef KSQSH_SYSTEM_SHIM_H
 #define KSQSH_SYSTEM_SHIM_H
 
+#include <spawn.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -24,5 +25,9 @@ void ksqsh_name_this_thread(const char *name);
 /* lseek(fd, offset, SEEK_DATA): the next offset holding data, or -1 with
    errno ENXIO when only a hole follows (SEEK_DATA needs _GNU_SOURCE). */
 off_t ksqsh_seek_data(int fd, off_t offset);
+
+/* posix_spawn_file_actions_addchdir_np (glibc 2.29, _GNU_SOURCE): the child
+   changes to `path` before exec, without a shell. 0, or an errno value. */
+int ksqsh_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path);
 
 #endif

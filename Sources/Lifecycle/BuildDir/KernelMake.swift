@@ -9,8 +9,9 @@ struct KernelMake {
     var jobs = Processors.available
 
     /// Portage exports ARCH=amd64 (the kernel wants x86) and a stray
-    /// KBUILD_OUTPUT or O would redirect the build; the kernel picks its own.
-    static let variablesToUnset: Set<String> = ["ARCH", "KBUILD_OUTPUT", "O", "KBUILD_SRC"]
+    /// KBUILD_OUTPUT or O would redirect the build, KCONFIG_CONFIG the
+    /// config (away from build-KV/.config); the kernel picks its own.
+    static let variablesToUnset: Set<String> = ["ARCH", "KBUILD_OUTPUT", "O", "KBUILD_SRC", "KCONFIG_CONFIG"]
 
     func run(_ target: String) throws {
         let make = ChildProcess(

@@ -3,30 +3,43 @@ import SystemPackage
 import SystemSupport
 
 /// Portage's record of installed packages (EROOT/var/db/pkg), to tell which
-/// package owns an image.
-struct InstalledPackages {
+/// package owns an image, or the plain sources before adopt.
+package struct InstalledPackages {
     private let owners: [String: String]
     let isAvailable: Bool
 
-    init(eroot: FilePath) {
+    package init(eroot: FilePath) {
         let database = eroot.appending("var/db/pkg/sys-kernel")
         isAvailable = isDirectory(eroot.appending("var/db/pkg"), followingSymlinks: true)
         var owners: [String: String] = [:]
         for package in directoryNames(database) {
             guard let contents = try? readSmallFile(database.appending(package).appending("CONTENTS"), limit: 64 << 20) else { continue }
-            for line in contents.split(separator: "\n") where line.hasPrefix("obj /usr/src/") && line.contains(".sqfs ") {
-                // "obj PATH MD5 MTIME": the path may contain spaces, the last two fields do not.
-                let fields = line.dropFirst(4).split(separator: " ")
-                guard fields.count >= 3 else { continue }
-                owners[fields.dropLast(2).joined(separator: " ")] = "sys-kernel/\(package)"
+            for line in contents.split(separator: "\n") {
+                if line.hasPrefix("obj "), line.contains("/usr/src/"), line.contains(".sqfs ") {
+                    // "obj PATH MD5 MTIME": the path may contain spaces, the last two fields do not.
+                    let fields = line.dropFirst(4).split(separator: " ")
+                    guard fields.count >= 3 else { continue }
+                    owners[fields.dropLast(2).joined(separator: " ")] = "sys-kernel/\(package)"
+                } else if line.hasPrefix("dir "), let top = line.firstRange(of: "/usr/src/linux-"), !line[top.upperBound...].contains("/") {
+                    // Plain sources (before `ksqsh adopt`): "dir PATH". The top directory
+                    // only: the tree's thousands of others would just fill the table.
+                    owners[String(line.dropFirst(4))] = "sys-kernel/\(package)"
+                }
             }
         }
         self.owners = owners
     }
 
     /// The owner of EROOT/usr/src/NAME (CONTENTS paths are without ROOT).
-    func owner(of image: FilePath) -> String? {
-        guard let name = image.lastComponent?.string else { return nil }
+    func owner(of path: FilePath) -> String? {
+        guard let name = path.lastComponent?.string else { return nil }
         return owners.first { $0.key.hasSuffix("/usr/src/" + name) }?.value
+    }
+
+    /// The package that installed this version: the owner of its image,
+    /// else of its plain sources (not adopted yet).
+    package func package(of layout: KernelLayout) -> KernelPackage? {
+        guard let owner = owner(of: layout.image) ?? owner(of: layout.mountPoint) else { return nil }
+        return KernelPackage(fullName: String(owner.dropFirst("sys-kernel/".count)))
     }
 }

@@ -9,6 +9,8 @@ import SystemSupport
 ///     EROOT/usr/src/build-KV                    the out-of-tree build dir
 ///     EROOT/usr/src/linux                       the symlink eselect kernel and linux-info use
 ///     EROOT/etc/kernels/kernel-config-KV        saved configs (genkernel's place)
+///     EROOT/etc/portage/savedconfig/sys-kernel  savedconfig.eclass's configs, by package
+///     EROOT/etc/kernel/config.d/*.config        fragments merged over the base config
 public struct KernelLayout: Sendable, Equatable {
     public let eroot: FilePath
     public let version: KernelVersion
@@ -39,6 +41,10 @@ public struct KernelLayout: Sendable, Equatable {
     public var symlink: FilePath { sourcesDirectory.appending("linux") }
     public var savedConfigsDirectory: FilePath { KernelLayout.savedConfigsDirectory(eroot: eroot) }
     public var savedConfig: FilePath { savedConfigsDirectory.appending("kernel-config-\(version)") }
+    /// Where savedconfig.eclass keeps a package's config: named PF, P or PN.
+    public var portageSavedConfigsDirectory: FilePath { eroot.appending("etc/portage/savedconfig/sys-kernel") }
+    /// The fragments dist-kernels merge over their base config (kernel-build.eclass).
+    public var configFragmentsDirectory: FilePath { eroot.appending("etc/kernel/config.d") }
 }
 
 /// A kernel version as portage's KV_FULL spells it: `6.12.10-gentoo`,

@@ -18,6 +18,8 @@ public struct Adopt {
     public var mrproper = false
     public var options = SquashOptions()
     public var quiet = false
+    /// Portage's ROOT, for the config chain (see `Prepare.root`).
+    public var root: FilePath = "/"
 
     public init(layout: KernelLayout) { self.layout = layout }
 
@@ -74,6 +76,7 @@ public struct Adopt {
 
         var prepare = Prepare(layout: layout)
         prepare.symlink = linkedToTree
+        prepare.root = root
         return Report(savedConfig: saved, squash: squashed, prepare: try prepare.run())
     }
 

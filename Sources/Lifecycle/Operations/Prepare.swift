@@ -10,57 +10,55 @@ public struct Prepare {
     public var config: FilePath?
     public var modules = false
     public var symlink = false
+    /// Portage's ROOT: /proc/config.gz is only taken when it is /.
+    public var root: FilePath = "/"
+    /// The package that installed the version (its savedconfig is in the
+    /// chain); nil: the owner of the image (or of the plain sources) in
+    /// EROOT/var/db/pkg, if any.
+    public var package: KernelPackage?
     /// Where the running kernel's config is read from (tests point elsewhere).
     public var runningKernelConfig: FilePath = "/proc/config.gz"
 
     public init(layout: KernelLayout) { self.layout = layout }
 
     public struct Report: Sendable {
-        public var configSource: ConfigSource
+        /// The base config and the notes on how it was chosen and applied.
+        public var config: ConfigChoice
+        /// The config.d fragments merged over the base, in merge order.
+        public var mergedFragments: [FilePath] = []
         public var mounted: LoopMount.Outcome?
         /// Whether modules_prepare ran (false: not asked, or the config has no modules).
         public var modulesPrepared = false
+
+        /// The base, every fragment merged, then the notes: one line each.
+        public func configLines(_ layout: KernelLayout) -> [String] {
+            ["\(layout.buildDirectory): configured from \(config.base)"]
+                + mergedFragments.map { "\(layout.buildDirectory): merged the config fragment \($0)" }
+                + config.notes.map { "note: \($0)" }
+        }
     }
 
     /// Holds the version's lock throughout (see `KernelLock`), once the
     /// inputs passed the checks that need no lock: a refused prepare
     /// changes nothing at all, not even the lock directory.
     public func run() throws -> Report {
-        try checkBeforeChanging()
-        return try KernelLock.holding(layout) { try runLocked() }
+        let fragments = try checkBeforeChanging()
+        return try KernelLock.holding(layout) { try runLocked(fragments: fragments) }
     }
 
-    private func runLocked() throws -> Report {
+    private func runLocked(fragments: [FilePath]) throws -> Report {
         let mounted = try mountSources()
         try createBuildDirectory()
         var chain = ConfigChain(layout: layout, given: config)
+        chain.root = root
+        chain.package = package ?? ownerInPortageDatabase()
         chain.runningKernelConfig = runningKernelConfig
-        let source = chain.choose()
-        let make = KernelMake(sources: layout.mountPoint, build: layout.buildDirectory)
-        let target = layout.buildDirectory.appending(".config")
-
-        switch source {
-        case .existing:
-            try make.run("olddefconfig")
-        case .given(let path):
-            // --config replaces the build dir's config: keep the old one first.
-            if isRegularFile(target) { _ = try SavedConfigs.save(target, for: layout) }
-            try writeAtomically(try readFileBytes(path), to: target)
-            try make.run("olddefconfig")
-        case .saved(let path), .otherVersion(let path, _):
-            try writeAtomically(try readFileBytes(path), to: target)
-            try make.run("olddefconfig")
-        case .runningKernel(let path):
-            try decompress(path, to: target)
-            try make.run("olddefconfig")
-        case .defconfig:
-            try make.run("defconfig")
-        }
-        var report = Report(configSource: source, mounted: mounted)
+        let applied = try ConfigApplication(layout: layout, choice: chain.choose(), fragments: fragments).run()
+        var report = Report(config: applied.choice, mergedFragments: applied.merged, mounted: mounted)
         // Without CONFIG_MODULES the kernel's modules_prepare is an empty
         // target: it would "succeed" having prepared nothing.
-        if modules, try Self.enablesModules(target) {
-            try make.run("modules_prepare")
+        if modules, try Self.enablesModules(layout.buildDirectory.appending(".config")) {
+            try KernelMake(sources: layout.mountPoint, build: layout.buildDirectory).run("modules_prepare")
             report.modulesPrepared = true
         }
         if symlink { try KernelSymlink.point(layout.symlink, at: layout.buildDirectory.lastComponent!.string) }
@@ -71,9 +69,18 @@ public struct Prepare {
         try readSmallFile(config, limit: 16 << 20).split(separator: "\n").contains("CONFIG_MODULES=y")
     }
 
+    /// The package's CONTENTS (megabytes for plain sources) are read only
+    /// when there is a savedconfig to look up.
+    private func ownerInPortageDatabase() -> KernelPackage? {
+        guard isDirectory(layout.portageSavedConfigsDirectory, followingSymlinks: true) else { return nil }
+        return InstalledPackages(eroot: layout.eroot).package(of: layout)
+    }
+
     /// What would make it fail half-way is refused before anything changes.
-    private func checkBeforeChanging() throws {
+    /// Returns the config.d fragments, checked.
+    private func checkBeforeChanging() throws -> [FilePath] {
         try Prepare.requireBuildablePaths(layout)
+        let fragments = try ConfigFragments.list(in: layout.configFragmentsDirectory)
         if let config {
             // Checked before mounting: a missing file must not leave a mount
             // and an empty build dir behind, a FIFO must not block the read.
@@ -93,6 +100,7 @@ public struct Prepare {
         if symlink, let info = try? layout.symlink.stat(followTargetSymlink: false), info.type != .symbolicLink {
             throw KsqshError(.pathRefused, path: layout.symlink, "is a real \(info.type == .directory ? "directory" : "file"), not a symlink; move it away to let ksqsh manage it")
         }
+        return fragments
     }
 
     /// Sources come from the mounted image; without an image, an unpacked
@@ -117,17 +125,6 @@ public struct Prepare {
             try path.makeDirectory()
         } catch {
             throw KsqshError(.writeFailed, path: path, "cannot create the build dir", errno: error)
-        }
-    }
-
-    private func decompress(_ compressed: FilePath, to target: FilePath) throws {
-        let temporary = target.removingLastComponent().appending(".config.ksqsh-gz")
-        let descriptor = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        defer { try? descriptor.close() }
-        let status = try ChildProcess(executable: "gzip", arguments: ["-dc", compressed.string], standardOutput: descriptor).run()
-        guard status == 0, (try? temporary.rename(to: target)) != nil else {
-            try? temporary.unlink()
-            throw KsqshError(.buildFailed, path: compressed, "cannot decompress the running kernel's config")
         }
     }
 }

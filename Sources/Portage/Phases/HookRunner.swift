@@ -58,9 +58,11 @@ public struct HookRunner {
             var prepare = Prepare(layout: layout)
             prepare.symlink = symlink
             prepare.modules = modules
+            prepare.root = environment.root
+            prepare.package = environment.package
             let report = try prepare.run()
             log("\(layout.mountPoint): mounted from \(layout.image.lastComponent!)")
-            log("\(layout.buildDirectory): configured from \(report.configSource)")
+            for line in report.configLines(layout) { log(line) }
             if symlink { log("\(layout.symlink) -> \(layout.buildDirectory.lastComponent!)") }
         case .unmountAndRemoveMountPoint(let layout):
             try unmount(layout)

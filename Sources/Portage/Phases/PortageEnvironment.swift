@@ -73,4 +73,8 @@ public struct PortageEnvironment: Sendable {
     }
 
     public var layout: KernelLayout { KernelLayout(eroot: eroot, version: kernelVersion) }
+
+    /// The package from PN and PVR, for its savedconfig; nil if either is
+    /// missing or not a name portage would give.
+    public var package: KernelPackage? { KernelPackage(name: packageName, versionAndRevision: packageVersion) }
 }

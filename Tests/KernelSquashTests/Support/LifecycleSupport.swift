@@ -314,14 +314,6 @@ enum KernelConfig {
         guard let bytes = try? FS.readFile(path) else { return 0 }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("CONFIG_") }.count
     }
-
-    /// The running kernel's config (/proc/config.gz), if it has one.
-    static func runningKernel() -> String? {
-        guard FS.exists("/proc/config.gz"),
-              let result = try? Subprocess.run("gzip", ["-dc", "/proc/config.gz"], timeout: .seconds(30)), result.succeeded
-        else { return nil }
-        return result.stdoutText
-    }
 }
 
 /// `ksqsh status --json`.
