@@ -63,12 +63,7 @@ final class PortageSimulator {
     var portageTemporaryDirectory: ByteString { state / "tmp" }
 
     /// KV_FULL of a gentoo-sources PVR: 6.12.10 → 6.12.10-gentoo, 6.12.10-r1 → 6.12.10-gentoo-r1.
-    static func kernelVersion(_ pvr: String) -> ByteString {
-        if let dash = pvr.range(of: "-r") {
-            return ByteString("\(pvr[..<dash.lowerBound])-gentoo-\(pvr[pvr.index(after: dash.lowerBound)...])")
-        }
-        return ByteString("\(pvr)-gentoo")
-    }
+    static func kernelVersion(_ pvr: String) -> ByteString { GentooSources.kernelVersion(pvr) }
 
     /// PORTAGE_BUILDDIR of a build (kept after the merge, like FEATURES=keepwork).
     func buildDirectory(_ pvr: String) -> ByteString { portageTemporaryDirectory / ByteString("portage/sys-kernel/gentoo-sources-\(pvr)") }
