@@ -212,6 +212,15 @@ struct PortageRun: CustomStringConvertible {
         }
     }
 
+    /// What ksqsh printed in one hook phase: the lines between its
+    /// `ebegin "ksqsh PHASE"` line and the `eend` after it.
+    func hookOutput(_ phase: String) -> [Substring] {
+        let lines = result.stdoutText.split(separator: "\n")
+        guard let start = lines.firstIndex(where: { $0.hasSuffix("ksqsh \(phase) ...") }) else { return [] }
+        let rest = lines[(start + 1)...]
+        return Array(rest.prefix { !$0.contains("[ ok ]") && !$0.contains("[ !! ]") })
+    }
+
     @discardableResult
     func requireSuccess(sourceLocation: SourceLocation = #_sourceLocation) throws -> PortageRun {
         try #require(succeeded, "\(self)", sourceLocation: sourceLocation)
