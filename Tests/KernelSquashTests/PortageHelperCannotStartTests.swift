@@ -51,7 +51,7 @@ extension PortageScenarioTests {
         try sim.run("emerge", Self.version).requireSuccess()
         let root = sim.root
         let kv = Self.kernel
-        try Self.setLocalVersion(root.buildDirectory(kv) / ".config", "marker")
+        try KernelConfig.mark(root.buildDirectory(kv) / ".config", "marker")
 
         // The installed ksqsh breaks: the hooks still find a file at its path.
         let broken = sim.state / "broken-ksqsh"
