@@ -60,21 +60,29 @@ final class RealPortageMachine {
             try FS.mkdirs(helper.parent)
             try FS.writeFile(helper, FS.readFile(try Self.releaseBinary()), mode: 0o755)
         } catch {
-            Self.unmountAll(below: path)
+            Mounts.unmountAll(below: path)
             root.tearDown()
             scratch.remove()
             throw error
         }
     }
 
-    /// A seam for the failure stories, not portage: the test passes a bash
-    /// snippet that runs after src_unpack with WORKDIR as $1 (to fill the
-    /// disk, to take the image's place).
+    /// Seams for the tests, not portage, each off unless the test sets its
+    /// variable: KSQSH_TEST_AFTER_UNPACK, a bash snippet run after src_unpack
+    /// with WORKDIR as $1 (to fill the disk, to take the image's place);
+    /// KSQSH_TEST_MERGE_RECORD, a file that learns what is mounted at the
+    /// version's mount point once pkg_preinst and its hooks are done, when
+    /// portage is about to merge.
     private static let testSeam = """
-        # Test seam (ksqsh's RealPortage tests), not part of portage.
+        # Test seams (ksqsh's RealPortage tests), not part of portage.
         post_src_unpack() {
         \tif [[ -n ${KSQSH_TEST_AFTER_UNPACK-} ]]; then
         \t\tbash -c "${KSQSH_TEST_AFTER_UNPACK}" after-unpack "${WORKDIR}" || die "the test's after-unpack step failed"
+        \tfi
+        }
+        post_pkg_preinst() {
+        \tif [[ -n ${KSQSH_TEST_MERGE_RECORD-} ]]; then
+        \t\techo "at merge: $(findmnt -rn -o FSTYPE --mountpoint "${EROOT%/}/usr/src/linux-${KV_FULL}" || echo nothing) mounted" >>"${KSQSH_TEST_MERGE_RECORD}"
         \tfi
         }
 
@@ -148,32 +156,13 @@ final class RealPortageMachine {
             ($0.target.isSameOrBelow(root.path) || $0.target.isBelow(path)) && $0.target != portage.temporary
         }
         #expect(strayMounts.isEmpty, "mounts left behind: \(strayMounts)", sourceLocation: sourceLocation)
-        let strayLoops = Self.loopBackingFiles(under: [root.path, path])
+        let strayLoops = LoopBacking.backingFiles(under: root.path) + LoopBacking.backingFiles(under: path)
         #expect(strayLoops.isEmpty, "loop devices left behind: \(strayLoops)", sourceLocation: sourceLocation)
-        Self.unmountAll(below: path)
+        Mounts.unmountAll(below: path)
         root.tearDown()
         scratch.remove()
     }
 
-    /// Unmounts everything at or below `directory`, the topmost first.
-    static func unmountAll(below directory: ByteString) {
-        for _ in 0..<3 {
-            let left = MountInfo.entries().filter { $0.target.isSameOrBelow(directory) }
-            if left.isEmpty { return }
-            for entry in left.reversed() { Mounts.unmount(entry.target) }
-        }
-    }
-
-    /// The backing files (" (deleted)" and all) of loop devices whose file is under one of `directories`.
-    static func loopBackingFiles(under directories: [ByteString]) -> [String] {
-        let names = (try? FS.list("/sys/block")) ?? []
-        return names.filter { $0.string.hasPrefix("loop") }.compactMap { name -> String? in
-            guard var text = try? FS.readFile("/sys/block" / name / "loop/backing_file") else { return nil }
-            while text.last == UInt8(ascii: "\n") { text.removeLast() }
-            let file = String(decoding: text, as: UTF8.self)
-            return directories.contains { file.hasPrefix($0.string + "/") } ? file : nil
-        }
-    }
 }
 
 /// The fixture's sys-kernel/gentoo-sources: its versions as portage and the kernel name them.
