@@ -8,9 +8,7 @@ import Testing
     "Real portage: binary package onto a fresh ROOT, unmerge with ksqsh broken or removed",
     .serialized,
     .timeLimit(.minutes(10)),
-    .enabled(if: Requirements.isRoot, "needs root: the hooks loop-mount real images"),
-    .enabled(if: LifecycleRequirements.hasLoopDevices, "needs loop devices (/dev/loop-control)"),
-    .enabled(if: LifecycleRequirements.hasKernelBuildTools, "ksqsh prepare runs the kernel's make: needs make, gcc, flex, bison")
+    .realPortageMachine
 )
 struct RealPortageBinaryPackageTests {
     @Test("A binpkg's saved hooks mount and prepare on a client; unmerge with a helper that cannot start, and after ksqsh was removed, still unmounts and keeps the build dir and its .config")

@@ -7,9 +7,7 @@ import Testing
     "Real portage: squash failures, KSQSH_FALLBACK=plain, FEATURES=mount-sandbox",
     .serialized,
     .timeLimit(.minutes(10)),
-    .enabled(if: Requirements.isRoot, "needs root: the hooks loop-mount real images"),
-    .enabled(if: LifecycleRequirements.hasLoopDevices, "needs loop devices (/dev/loop-control)"),
-    .enabled(if: LifecycleRequirements.hasKernelBuildTools, "ksqsh prepare runs the kernel's make: needs make, gcc, flex, bison")
+    .realPortageMachine
 )
 struct RealPortageFailureTests {
     static let kv = GentooSources.kernelVersion("6.12.10")

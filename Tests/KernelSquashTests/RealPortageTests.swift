@@ -11,9 +11,7 @@ import Testing
     "Real portage: install, edit, reinstall, revision, new version, unmerge (FEATURES=userpriv)",
     .serialized,
     .timeLimit(.minutes(10)),
-    .enabled(if: Requirements.isRoot, "needs root: the hooks loop-mount real images"),
-    .enabled(if: LifecycleRequirements.hasLoopDevices, "needs loop devices (/dev/loop-control)"),
-    .enabled(if: LifecycleRequirements.hasKernelBuildTools, "ksqsh prepare runs the kernel's make: needs make, gcc, flex, bison")
+    .realPortageMachine
 )
 struct RealPortageTests {
     @Test("A kernel's life under real portage: every version mounted once with its build dir, the user's .config kept and carried over, each unmerge saves it and leaves nothing")

@@ -223,3 +223,15 @@ struct PortageRun: CustomStringConvertible {
             + "--- stdout ---\n\(String(result.stdoutText.suffix(6000)))\n--- stderr ---\n\(String(result.stderrText.suffix(5000)))"
     }
 }
+
+extension Trait where Self == ConditionTrait {
+    /// What a RealPortage machine needs: root and loop devices (the hooks
+    /// loop-mount real images), and the kernel's build tools (ksqsh prepare
+    /// runs the kernel's make). A missing venv is a failure, not a skip:
+    /// `make deps` installs portage.
+    static var realPortageMachine: Self {
+        .enabled(
+            if: Requirements.isRoot && LifecycleRequirements.hasLoopDevices && LifecycleRequirements.hasKernelBuildTools,
+            "needs root, loop devices (/dev/loop-control) and make, gcc, flex, bison")
+    }
+}
