@@ -34,6 +34,8 @@ struct RealPortageFailureTests {
         defer { machine.tearDown() }
         try machine.installHooks()
         // Something takes the image's place, so the squash cannot write it.
+        // (A full disk cannot show the fallback: the plain sources need more
+        // room than the image did.)
         let block = "mkdir \"$1/linux-\(Self.kv).sqfs\""
         let run = try await machine.install(
             "6.12.10", environment: ["KSQSH_TEST_AFTER_UNPACK=" + ByteString(block), "KSQSH_FALLBACK=plain"]
