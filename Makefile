@@ -12,6 +12,8 @@
 #   make dist            source and dependency tarballs for the ebuild, into $(DIST_DIR)
 #   make test            build, then the test suite (needs root: it loop-mounts images);
 #                        also builds Bench/ (debug), so the bench cannot rot
+#   make test-portage    only the suites that run the hooks under real portage
+#                        (emerge from .venv into scratch roots; root)
 #   make reliability     the reliability suites, summarised as one table
 #   make bench           ksqsh vs mksquashfs vs gensquashfs on a whole kernel tree,
 #                        then (as root) cold-read builds from the tree and images;
@@ -112,7 +114,7 @@ SHELL       := /bin/bash
 # its prerequisites running left to right (deps before kernel-tree).
 .NOTPARALLEL:
 
-.PHONY: all build bench-tool bench-check man completions install uninstall install-check init-check deps system-deps venv dist test reliability bench bench-quick bench-cold kernel-tree setup clean
+.PHONY: all build bench-tool bench-check man completions install uninstall install-check init-check deps system-deps venv dist test test-portage reliability bench bench-quick bench-cold kernel-tree setup clean
 
 all: build
 
@@ -282,6 +284,13 @@ test: build man completions bench-check
 		grep -E '^✘|^ *↳|error:' "$$log" | grep -v -E '^↳ (Testing Library Version|Target Platform|///)' | head -n 80 || true
 	fi
 	exit "$$status"
+
+# The RealPortage suites alone: real emerge from .venv drives the generated
+# hooks through installs, reinstalls, binpkgs, unmerges and failures in
+# scratch roots. The machines install the release binary as "the installed
+# ksqsh", so it is built first.
+test-portage: build
+	$(SWIFT) test --filter RealPortage
 
 # Bad input, faults, kill points, corruption, … (scripts/reliability.sh):
 # their reliability-summary lines as one table; fails if any test failed.

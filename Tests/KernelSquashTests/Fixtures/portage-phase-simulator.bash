@@ -30,8 +30,13 @@
 #     what the new package does not own, old postrm, new postinst;
 #   - the unmerge: prerm, unlink every file (FEATURES=unmerge-orphans), rmdir
 #     empty directories, postrm, delete the vdb entry;
-#   - binary packages: the image and the saved environment of a build, merged
-#     on another root with no src phases and MERGE_TYPE=binary.
+#
+# Real portage (the RealPortage suites) now runs the EAPI 8 install,
+# reinstall, versions and revisions beside, unmerges, binary packages, the
+# unmerge without ksqsh and the failed squash; this model stays for what it
+# cannot reach here: EAPI 6, SLOT=PV, a postinst mount failure, ksqsh unable
+# to start in src_install, and the sandbox and userpriv rules (portage's
+# sandbox binary is not available).
 #
 # Usage: portage-phase-simulator.bash COMMAND [PVR]
 #
@@ -42,16 +47,13 @@
 #                       --helper KSQSH_COPY
 #   emerge PVR          build from source and merge: a fresh install, a
 #                       reinstall or a replacement, as the vdb says
-#   build-binpkg PVR    build only (src phases) and keep the image and the
-#                       saved environment as a binary package in SIM_STATE
-#   emerge-binpkg PVR   merge that binary package into ROOT: no src phases
 #   unmerge PVR         emerge --unmerge
 #
 # Environment:
 #   SIM_ROOT            the target root, an absolute path (required)
 #   SIM_STATE           the simulator's own directory, outside ROOT (required):
 #                       bin/ (KSQSH_COPY, first in PATH), tmp/ (PORTAGE_TMPDIR),
-#                       binpkgs/, path/ (system directories of PATH without
+#                       path/ (system directories of PATH without
 #                       their ksqsh, so that the copy is the only one found)
 #   SIM_KSQSH           the ksqsh to install (install-helper)
 #   SIM_KERNEL_TREE     the kernel source tree src_unpack "unpacks"
@@ -62,9 +64,6 @@
 #                       so a revision installs beside) or pv (a kernel-2
 #                       package that sets SLOT=${PV}: a revision replaces)
 #   SIM_FEATURES        FEATURES (default: a usual set, see below)
-#   SIM_AFTER_UNPACK    test seam, not portage: run as
-#                       `bash -c "$SIM_AFTER_UNPACK" after-unpack WORKDIR`
-#                       after src_unpack (to fill a disk, remount read-only)
 #   KSQSH_FALLBACK, KSQSH_PREPARE
 #                       passed to every phase, as package.env would
 #
@@ -111,7 +110,6 @@ sim_features=${SIM_FEATURES-${sim_default_features}}
 sim_helper_dir="${sim_state}/bin"
 sim_helper="${sim_helper_dir}/ksqsh"
 sim_tmpdir="${sim_state}/tmp"
-sim_binpkgs="${sim_state}/binpkgs"
 sim_vdb="${sim_root}/var/db/pkg/${sim_category}"
 # PORTAGE_CONFIGROOT is ROOT here: the hooks are installed under it.
 sim_env_dir="${sim_root}/etc/portage/env/${sim_category}"
@@ -414,10 +412,6 @@ build_package() {
 
 	run_phase pkg_setup || return 1
 	run_phase src_unpack || return 1
-	if [[ -n ${SIM_AFTER_UNPACK-} ]]; then
-		echo ">>> test seam after src_unpack"
-		bash -c "${SIM_AFTER_UNPACK}" after-unpack "${build_dir}/work" || sim_fail "SIM_AFTER_UNPACK failed"
-	fi
 	run_phase src_prepare || return 1
 	run_phase src_configure || return 1
 	run_phase src_compile || return 1
@@ -524,9 +518,9 @@ merge_image() {
 	while IFS= read -r relative; do echo ">>> ${relative}"; done <"${vdb_dir}/CONTENTS"
 }
 
-# Merges the image of the selected package (built or from a binpkg) into
+# Merges the image of the selected package into
 # ROOT: read-only check, preinst, merge, the replaced package's removal,
-# postinst. SAVED is the environment the phases start from (a binpkg's).
+# postinst. SAVED is a saved environment the phases start from (none for a build).
 # Returns 0, 1 (aborted before anything was merged) or 3 (postinst died).
 merge_package() {
 	local image=$1 saved=$2 merge_type=${sim_merge_type} replaced pvr merging
@@ -699,45 +693,6 @@ command_emerge() {
 	merge_package "$(build_dir_for src_install)/image" ""
 }
 
-# emerge --buildpkgonly: the src phases, then the image and the saved
-# environment go into a binary package.
-command_build_binpkg() {
-	select_package "$1"
-	sim_merge_type=buildonly
-	sim_replacing=""
-	sim_saved_env=""
-	echo ">>> Building (1 of 1) ${sim_category}/${sim_pf}::gentoo (binary package only)"
-	build_package || {
-		echo ">>> Failed to build ${sim_category}/${sim_pf}"
-		return 1
-	}
-	local package="${sim_binpkgs}/${sim_category}/${sim_pf}"
-	rm -rf "${package}"
-	mkdir -p "${package}" || return 1
-	cp -a "$(build_dir_for src_install)/image" "${package}/image" || return 1
-	save_hooks "${package}/environment.bz2" ""
-	echo "${sim_slot}" >"${package}/SLOT"
-	echo ">>> binary package ${package}"
-}
-
-# emerge --usepkgonly on another root: setup, preinst, merge, postinst,
-# never the src phases (notes: "Binary packages").
-command_emerge_binpkg() {
-	select_package "$1"
-	local package="${sim_binpkgs}/${sim_category}/${sim_pf}" build_dir
-	[[ -d "${package}/image" ]] || sim_fail "no binary package ${package}"
-	sim_merge_type=binary
-	sim_replacing=$(installed_in_slot "${sim_slot}" | paste -sd ' ')
-	sim_saved_env="${package}/environment.bz2"
-	echo ">>> Emerging binary (1 of 1) ${sim_category}/${sim_pf}::gentoo${sim_replacing:+ (replacing ${sim_replacing})}"
-	build_dir=$(build_dir_for pkg_preinst)
-	rm -rf --one-file-system "${build_dir}"
-	mkdir -p "${build_dir}/temp" "${build_dir}/homedir" || return 1
-	cp -a "${package}/image" "${build_dir}/image" || return 1
-	run_phase pkg_setup || return 1
-	merge_package "${build_dir}/image" "${package}/environment.bz2"
-}
-
 # emerge --unmerge =sys-kernel/gentoo-sources-PVR
 command_unmerge() {
 	select_package "$1"
@@ -762,7 +717,7 @@ main() {
 		install-helper) command_install_helper ;;
 		remove-helper) command_remove_helper ;;
 		install-hooks) command_install_hooks ;;
-		emerge | build-binpkg | emerge-binpkg | unmerge)
+		emerge | unmerge)
 			[[ $# -eq 1 ]] || sim_fail "usage: $0 ${command} PVR"
 			"command_${command//-/_}" "$1"
 			;;

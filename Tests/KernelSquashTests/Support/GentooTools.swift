@@ -50,8 +50,8 @@ enum Checkout {
 }
 
 /// A throwaway PORTAGE_CONFIGROOT for real portage from the venv: the
-/// stand-in ::gentoo as master, a copy of the overlay (portage writes its
-/// Manifest there), a DISTDIR, a PORTAGE_TMPDIR, portage's metadata cache
+/// stand-in ::gentoo as master, a copy of the ksqsh overlay (portage writes
+/// its Manifest there) or other repositories, a DISTDIR, a PKGDIR, a PORTAGE_TMPDIR, portage's metadata cache
 /// (else in the system's /var/cache/edb), and only the FEATURES this
 /// machine can honour: sys-apps/sandbox is in no registry here and Debian
 /// has no portage user, so the phases run as root and unsandboxed, but
@@ -68,19 +68,41 @@ struct PortageConfigRoot {
     /// HOME outside the phases (pkgcheck's cache); portage sets its own inside.
     var home: ByteString { path / "home" }
 
+    /// PKGDIR: binary packages (`emerge --buildpkg` writes, `-K` reads).
+    var packages: ByteString { path / "packages" }
+    /// ROOT, when portage merges into a root of its own (see `targetRoot`).
+    let targetRoot: ByteString?
+
+    /// The configuration root for the ksqsh overlay (GentooOverlayTests).
     init(at path: ByteString) throws {
+        try self.init(at: path, repositories: [], makeConf: [])
+        try Subprocess.runChecked("cp", ["-a", Checkout.overlay, overlay])
+        try appendRepository(name: "ksqsh", location: overlay)
+    }
+
+    /// A configuration root with the stand-in ::gentoo and `repositories`
+    /// (name, location) beside it; `makeConf` lines come after the defaults,
+    /// so they win. With `targetRoot`, portage merges into that ROOT.
+    init(
+        at path: ByteString, repositories: [(name: String, location: ByteString)], makeConf: [String],
+        targetRoot: ByteString? = nil
+    ) throws {
         self.path = path
-        for directory in [configDirectory / "repos.conf", distfiles, temporary, shims, home] {
+        self.targetRoot = targetRoot
+        for directory in [configDirectory / "repos.conf", distfiles, temporary, shims, home, packages] {
             try FS.mkdirs(directory)
         }
-        try Subprocess.runChecked("cp", ["-a", Checkout.overlay, overlay])
         try FS.symlink(target: "/usr/bin/tar", at: shims / "gtar")
         try FS.symlink(target: Checkout.standInMaster / "profiles/default/linux/amd64", at: configDirectory / "make.profile")
+        // With a ROOT of its own, portage also reads the configuration of the
+        // machine it runs on, under its EPREFIX (see run): make.globals there.
+        try FS.mkdirs(path / "share/portage")
+        try FS.symlink(target: Checkout.root / ".venv/share/portage/config", at: path / "share/portage/config")
         // The venv's make.globals first: with EPREFIX set to "" (see run),
         // portage looks for its defaults under /share, where nothing is.
         // No soname QA: Debian has no installed-package database whose
         // libraries the binary's sonames could resolve against.
-        try FS.writeFile(configDirectory / "make.conf", Array("""
+        let defaults = """
             source "\(Checkout.root)/.venv/share/portage/config/make.globals"
             FEATURES="${FEATURES} -sandbox -usersandbox -userpriv -usersync -userfetch -qa-unresolved-soname-deps network-sandbox"
             PORTAGE_USERNAME="root"
@@ -88,11 +110,13 @@ struct PortageConfigRoot {
             PORTAGE_DEPCACHEDIR="\(path / "depcache")"
             PORTAGE_TMPDIR="\(temporary)"
             DISTDIR="\(distfiles)"
+            PKGDIR="\(packages)"
             ACCEPT_KEYWORDS="~amd64"
             ACCEPT_LICENSE="*"
             MAKEOPTS="-j\(sysconf(Int32(_SC_NPROCESSORS_ONLN)))"
 
-            """.utf8))
+            """
+        try FS.writeFile(configDirectory / "make.conf", Array((defaults + makeConf.map { $0 + "\n" }.joined()).utf8))
         try FS.writeFile(configDirectory / "repos.conf/repos.conf", Array("""
             [DEFAULT]
             main-repo = gentoo
@@ -100,10 +124,15 @@ struct PortageConfigRoot {
             [gentoo]
             location = \(Checkout.standInMaster)
 
-            [ksqsh]
-            location = \(overlay)
-
             """.utf8))
+        for repository in repositories {
+            try appendRepository(name: repository.name, location: repository.location)
+        }
+    }
+
+    private func appendRepository(name: String, location: ByteString) throws {
+        let file = configDirectory / "repos.conf/repos.conf"
+        try FS.writeFile(file, FS.readFile(file) + Array("[\(name)]\nlocation = \(location)\n\n".utf8))
     }
 
     /// Runs a venv program (`ebuild`, `pkgcheck`) with nothing of the
@@ -114,7 +143,15 @@ struct PortageConfigRoot {
     /// directory lead. HOME is portage's own per-package one in the phases;
     /// GIT_CONFIG_NOSYSTEM keeps /etc/gitconfig's url rewrites (a developer
     /// machine's local mirrors) away from SwiftPM, as on a user's machine.
-    func run(_ program: ByteString, _ arguments: [ByteString], timeout: Duration) async throws -> ProcessResult {
+    ///
+    /// With a `targetRoot`, ROOT names it and EPREFIX is empty, while
+    /// PORTAGE_OVERRIDE_EPREFIX is this configuration root: for a ROOT other
+    /// than /, portage also reads the running machine's configuration, from
+    /// its EPREFIX, which Debian does not have. `environment` adds
+    /// NAME=VALUE words.
+    func run(
+        _ program: ByteString, _ arguments: [ByteString], environment extra: [ByteString] = [], timeout: Duration
+    ) async throws -> ProcessResult {
         var searchPath = [shims.string]
         if let swift = SwiftToolchain.binDirectory { searchPath.append(swift) }
         searchPath += ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
@@ -127,10 +164,10 @@ struct PortageConfigRoot {
             "NOCOLOR=true",
             "GIT_CONFIG_NOSYSTEM=1",
             "PORTAGE_CONFIGROOT=" + path,
+        ] + (targetRoot.map { ["ROOT=" + $0, "EPREFIX=", "PORTAGE_OVERRIDE_EPREFIX=" + path] }
             // Portage from PyPI takes the venv for its EPREFIX; the image
             // should have /usr/bin/ksqsh, as on a Gentoo system, not a prefix.
-            "PORTAGE_OVERRIDE_EPREFIX=",
-        ]
+            ?? ["PORTAGE_OVERRIDE_EPREFIX="]) + extra
         return try await Subprocess.runOffPool(
             "env", environment + ["unshare", "--net", "--", try Checkout.venvProgram(program)] + arguments,
             timeout: timeout)

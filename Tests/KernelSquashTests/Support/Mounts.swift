@@ -26,6 +26,16 @@ enum Mounts {
         _ = try? Subprocess.run("umount", ["-l", target], timeout: .seconds(60))
     }
 
+    /// Unmounts everything at or below `directory`, the topmost first
+    /// (a few rounds: an unmount can uncover a mount stacked below it).
+    static func unmountAll(below directory: ByteString) {
+        for _ in 0..<3 {
+            let left = MountInfo.entries().filter { $0.target.isSameOrBelow(directory) }
+            if left.isEmpty { return }
+            for entry in left.reversed() { unmount(entry.target) }
+        }
+    }
+
     /// Whether loop mounts can work here: root and /dev/loop-control (the
     /// kernel loads squashfs on demand; a missing module shows as a mount error).
     static let canLoopMount: Bool = {

@@ -10,9 +10,8 @@ import Testing
 /// simulator's own state beside it: `bin/ksqsh` (KSQSH_COPY, "the installed
 /// ksqsh" the hooks call), `tmp/` (PORTAGE_TMPDIR, on a tmpfs as many
 /// Gentoo systems have it, which also keeps the many small files of the
-/// kernel tree cheap), `binpkgs/`. A second machine can share the state (and
-/// so the binary packages and the helper): the builder and the client of a
-/// binhost. `tearDown()` unmounts everything under both and deletes them.
+/// kernel tree cheap). `tearDown()` unmounts everything under both and
+/// deletes them.
 final class PortageSimulator {
     /// The bash driver, found from this file's path.
     static let script: ByteString = {
@@ -23,7 +22,7 @@ final class PortageSimulator {
     let root: LifecycleRoot
     /// The simulator's state directory (canonical path).
     let state: ByteString
-    private let stateDirectory: TemporaryDirectory?
+    private let stateDirectory: TemporaryDirectory
 
     /// USE of the package.
     var use = "symlink"
@@ -32,26 +31,20 @@ final class PortageSimulator {
     /// How SLOT is derived: "pvr" (kernel-2.eclass, gentoo-sources) or "pv".
     var slotRule = "pvr"
 
-    /// A new machine: a fresh ROOT (with an empty usr/src) and, unless
-    /// `sharingStateWith` names another machine, a fresh state directory
-    /// whose tmp/ is a tmpfs.
-    init(_ label: String, sharingStateWith other: PortageSimulator? = nil) throws {
+    /// A new machine: a fresh ROOT (with an empty usr/src) and a fresh
+    /// state directory whose tmp/ is a tmpfs.
+    init(_ label: String) throws {
         root = try LifecycleRoot("portage-\(label)")
-        if let other {
-            state = other.state
-            stateDirectory = nil
-        } else {
-            let directory = try TemporaryDirectory("portage-state-\(label)")
-            stateDirectory = directory
-            state = FS.realPath(directory.path) ?? directory.path
-            do {
-                try FS.mkdirs(state / "tmp")
-                try Subprocess.runChecked("mount", ["-t", "tmpfs", "-o", "size=1g,mode=0755", "portage-tmpdir", state / "tmp"], timeout: .seconds(30))
-            } catch {
-                root.tearDown()
-                directory.remove()
-                throw error
-            }
+        let directory = try TemporaryDirectory("portage-state-\(label)")
+        stateDirectory = directory
+        state = FS.realPath(directory.path) ?? directory.path
+        do {
+            try FS.mkdirs(state / "tmp")
+            try Subprocess.runChecked("mount", ["-t", "tmpfs", "-o", "size=1g,mode=0755", "portage-tmpdir", state / "tmp"], timeout: .seconds(30))
+        } catch {
+            root.tearDown()
+            directory.remove()
+            throw error
         }
     }
 
@@ -63,12 +56,7 @@ final class PortageSimulator {
     var portageTemporaryDirectory: ByteString { state / "tmp" }
 
     /// KV_FULL of a gentoo-sources PVR: 6.12.10 → 6.12.10-gentoo, 6.12.10-r1 → 6.12.10-gentoo-r1.
-    static func kernelVersion(_ pvr: String) -> ByteString {
-        if let dash = pvr.range(of: "-r") {
-            return ByteString("\(pvr[..<dash.lowerBound])-gentoo-\(pvr[pvr.index(after: dash.lowerBound)...])")
-        }
-        return ByteString("\(pvr)-gentoo")
-    }
+    static func kernelVersion(_ pvr: String) -> ByteString { GentooSources.kernelVersion(pvr) }
 
     /// PORTAGE_BUILDDIR of a build (kept after the merge, like FEATURES=keepwork).
     func buildDirectory(_ pvr: String) -> ByteString { portageTemporaryDirectory / ByteString("portage/sys-kernel/gentoo-sources-\(pvr)") }
@@ -77,7 +65,6 @@ final class PortageSimulator {
     func sourceDirectory(_ pvr: String) -> ByteString { workdir(pvr) / ("linux-" + Self.kernelVersion(pvr)) }
     /// D (= ED, EPREFIX is empty).
     func imageDirectory(_ pvr: String) -> ByteString { buildDirectory(pvr) / "image" }
-    func binaryPackage(_ pvr: String) -> ByteString { state / ByteString("binpkgs/sys-kernel/gentoo-sources-\(pvr)") }
 
     /// The package's vdb entry, ROOT/var/db/pkg/sys-kernel/gentoo-sources-PVR.
     func vdb(_ pvr: String) -> ByteString { root.path / ByteString("var/db/pkg/sys-kernel/gentoo-sources-\(pvr)") }
@@ -86,11 +73,6 @@ final class PortageSimulator {
     /// CONTENTS of an installed package, one line each.
     func contents(_ pvr: String) throws -> [String] {
         String(decoding: try FS.readFile(vdb(pvr) / "CONTENTS"), as: UTF8.self).split(separator: "\n").map(String.init)
-    }
-
-    /// The saved environment of an installed package (environment.bz2), as text.
-    func savedEnvironment(_ pvr: String) throws -> String {
-        try Subprocess.runChecked("bzip2", ["-dc", vdb(pvr) / "environment.bz2"]).stdoutText
     }
 
     /// The env hook ksqsh installed under ROOT.
@@ -116,7 +98,7 @@ final class PortageSimulator {
             "SIM_USE": use,
             "SIM_EAPI": String(eapi),
             "SIM_SLOT": slotRule,
-            "SIM_AFTER_UNPACK": nil, "SIM_FEATURES": nil,
+            "SIM_FEATURES": nil,
             "KSQSH_FALLBACK": nil, "KSQSH_PREPARE": nil,
         ]
         for (name, value) in extra { environment[name] = value }
@@ -131,16 +113,11 @@ final class PortageSimulator {
         try run("install-hooks").requireSuccess()
     }
 
-    /// Unmounts everything below ROOT and the state (unless shared and
-    /// already gone), then deletes both. Never throws.
+    /// Unmounts everything below ROOT and the state, then deletes both.
+    /// Never throws.
     func tearDown() {
         root.tearDown()
-        guard let stateDirectory else { return }
-        for _ in 0..<3 {
-            let left = MountInfo.entries().filter { $0.target.isSameOrBelow(state) }
-            if left.isEmpty { break }
-            for entry in left.reversed() { Mounts.unmount(entry.target) }
-        }
+        Mounts.unmountAll(below: state)
         stateDirectory.remove()
     }
 }
@@ -216,15 +193,21 @@ enum LoopBacking {
         return String(decoding: text, as: UTF8.self)
     }
 
-    /// Every loop device whose file was deleted while it was still attached
-    /// and that was backed by a file under `directory`.
-    static func deletedFiles(under directory: ByteString) -> [String] {
+    /// The raw backing_file text (" (deleted)" and all) of every loop
+    /// device backed by a file under `directory`.
+    static func backingFiles(under directory: ByteString) -> [String] {
         let names = (try? FS.list("/sys/block")) ?? []
         return names.filter { $0.string.hasPrefix("loop") }.compactMap { name -> String? in
             guard var text = try? FS.readFile("/sys/block" / name / "loop/backing_file") else { return nil }
             while text.last == UInt8(ascii: "\n") { text.removeLast() }
             let line = String(decoding: text, as: UTF8.self)
-            return line.hasPrefix(directory.string + "/") && line.hasSuffix(" (deleted)") ? line : nil
+            return line.hasPrefix(directory.string + "/") ? line : nil
         }
+    }
+
+    /// Every loop device whose file was deleted while it was still attached
+    /// and that was backed by a file under `directory`.
+    static func deletedFiles(under directory: ByteString) -> [String] {
+        backingFiles(under: directory).filter { $0.hasSuffix(" (deleted)") }
     }
 }
