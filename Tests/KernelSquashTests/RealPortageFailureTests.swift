@@ -1,10 +1,11 @@
 import Testing
 
 /// What goes wrong under real portage: the squash fails (disk full; with
-/// KSQSH_FALLBACK=plain, plain sources instead) and FEATURES=mount-sandbox,
-/// whose private mount namespace swallows the postinst mount.
+/// KSQSH_FALLBACK=plain, plain sources instead), a refused value in
+/// ksqsh.conf, and FEATURES=mount-sandbox, whose private mount namespace
+/// swallows the postinst mount.
 @Suite(
-    "Real portage: squash failures, KSQSH_FALLBACK=plain, FEATURES=mount-sandbox",
+    "Real portage: squash failures, KSQSH_FALLBACK=plain, ksqsh.conf, FEATURES=mount-sandbox",
     .serialized,
     .timeLimit(.minutes(10)),
     .realPortageMachine
@@ -68,6 +69,30 @@ struct RealPortageFailureTests {
         // What the boot script runs mounts it for good.
         let mount = try machine.root.ksqsh("mount", kernel: Self.kv)
         #expect(mount.succeeded, "\(mount)")
+        PortageExpectations.mounted(machine, Self.kv)
+        try await machine.unmerge("6.12.10").requireSuccess()
+        PortageExpectations.nothingStray(machine, usrSrc: [], mounted: [])
+    }
+
+    @Test("ksqsh.conf: a refused value stops src_install in one line naming the file, the key and the values allowed, the sources untouched; once fixed, the image is squashed as it says")
+    func settings() async throws {
+        let machine = try RealPortageMachine("settings")
+        defer { machine.tearDown() }
+        try machine.installHooks()
+        try FS.writeFile(machine.settings, Array("KSQSH_COMPRESSION=zstd\nKSQSH_BLOCK_SIZE=100K\n".utf8))
+        let refused = try await machine.install("6.12.10")
+        #expect(refused.exitCode == 1, "the build must fail:\n\(refused)")
+        #expect(
+            refused.contains("\(machine.settings): line 2: KSQSH_BLOCK_SIZE=100K is not one of: a power of two from 4K to 1M"),
+            "\(refused)")
+        try Self.expectSourcesIntact(machine)
+        #expect(!machine.isInstalled("6.12.10"))
+
+        try FS.writeFile(machine.settings, Array("KSQSH_COMPRESSION=zstd\nKSQSH_BLOCK_SIZE=128K\n".utf8))
+        try await machine.install("6.12.10").requireSuccess()
+        let superBlock = try SuperBlock(file: machine.root.image(Self.kv))
+        #expect(SuperBlock.compressionNames[superBlock.compressionID] == "zstd")
+        #expect(superBlock.blockSize == 128 << 10)
         PortageExpectations.mounted(machine, Self.kv)
         try await machine.unmerge("6.12.10").requireSuccess()
         PortageExpectations.nothingStray(machine, usrSrc: [], mounted: [])

@@ -45,6 +45,8 @@ final class RealPortageMachine {
                 // No countdowns before an unmerge or after a warning.
                 "CLEAN_DELAY=\"0\"",
                 "EMERGE_WARNING_DELAY=\"0\"",
+                // The machine's own hook settings, not the host's /etc/ksqsh.conf (absent until a test writes it).
+                "KSQSH_CONFIG=\"\(path / "ksqsh.conf")\"",
             ]
             if setup.userpriv {
                 let group = try Subprocess.runChecked("id", ["-gn", "nobody"]).stdoutText.split(separator: "\n").first.map(String.init) ?? "nogroup"
@@ -102,6 +104,8 @@ final class RealPortageMachine {
 
     /// "The installed ksqsh" the hooks call.
     var helper: ByteString { path / "bin/ksqsh" }
+    /// The hook settings file, as make.conf's KSQSH_CONFIG names it.
+    var settings: ByteString { path / "ksqsh.conf" }
     /// The env hook `ksqsh hooks install` writes under the configuration root.
     var envHook: ByteString { portage.configDirectory / "env/sys-kernel/gentoo-sources" }
     /// The package's vdb entry, ROOT/var/db/pkg/sys-kernel/gentoo-sources-PVR.
