@@ -13,6 +13,21 @@ struct BrokenHelper: Sendable, CustomTestStringConvertible {
 
     static func script(_ body: String) -> [UInt8] { Array("#!/bin/sh\n\(body)\n".utf8) }
 
+    /// The die message names the cause, in order, and both fixes; the
+    /// phase's whole output never blames the squash.
+    func expectNamed(in message: String, output: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        var rest = Substring(message)
+        for part in cause {
+            guard let found = rest.range(of: part) else {
+                Issue.record("the die message does not say '\(part)' (in this order: \(cause)):\n\(output)", sourceLocation: sourceLocation)
+                break
+            }
+            rest = rest[found.upperBound...]
+        }
+        #expect(message.contains("Reinstall ksqsh") && message.contains("KSQSH_FALLBACK=plain"), "the die message should name both fixes:\n\(output)", sourceLocation: sourceLocation)
+        #expect(!output.contains("could not squash"), "\(output)", sourceLocation: sourceLocation)
+    }
+
     /// What ld.so prints and returns when a library is missing: what a
     /// dynamically linked ksqsh does after its Swift runtime was removed.
     static let loaderError = #"echo "$0: error while loading shared libraries: libswiftCore.so: cannot open shared object file: No such file or directory" >&2; exit 127"#
@@ -65,16 +80,8 @@ extension PortageScenarioTests {
         #expect(run.exitCode == 1, "the phase must die:\n\(run)")
         let output = run.stdoutText
         let message = output.split(separator: "\n").filter { $0.hasPrefix("die: ksqsh is installed but cannot start: ") }.joined(separator: "\n")
-        var rest = Substring(message)
-        for part in [broken.string] + helper.cause {
-            guard let found = rest.range(of: part) else {
-                Issue.record("the die message does not say '\(part)' (in this order: \(helper.cause)):\n\(run)")
-                break
-            }
-            rest = rest[found.upperBound...]
-        }
-        #expect(message.contains("Reinstall ksqsh") && message.contains("KSQSH_FALLBACK=plain"), "the die message should name both fixes:\n\(run)")
-        #expect(!output.contains("could not squash"), "\(run)")
+        #expect(message.contains(broken.string), "\(run)")
+        helper.expectNamed(in: message, output: output)
     }
 
     /// The whole story once (the causes each are checked above, in milliseconds).
@@ -100,16 +107,7 @@ extension PortageScenarioTests {
         #expect(rebuild.exitCode == 1, "the build must fail:\n\(rebuild)")
         let message = rebuild.lines(containing: "ksqsh is installed but cannot start: ").joined(separator: "\n")
         #expect(rebuild.contains("failed (install phase)") && message.contains(sim.helperCopy.string), "\(rebuild)")
-        var rest = Substring(message)
-        for part in helper.cause {
-            guard let found = rest.range(of: part) else {
-                Issue.record("the die message does not say '\(part)' (in this order: \(helper.cause)):\n\(rebuild)")
-                break
-            }
-            rest = rest[found.upperBound...]
-        }
-        #expect(message.contains("Reinstall ksqsh") && message.contains("KSQSH_FALLBACK=plain"), "the die message should name both fixes:\n\(rebuild)")
-        #expect(!rebuild.contains("could not squash"), "\(rebuild)")
+        helper.expectNamed(in: message, output: rebuild.output)
         try expectSourcesIntact(sim, Self.version)
         // The installed version is as it was.
         #expect(sim.isInstalled(Self.version))
