@@ -395,17 +395,18 @@ templates:
 
 # etc-portage/ is the example tree a default 'ksqsh hooks install' writes
 # (helper /usr/local/bin/ksqsh, both init systems), laid out as
-# etc-portage/{env/sys-kernel, local.d, systemd}. A test fails when it drifts.
+# etc-portage/{env/sys-kernel, local.d, systemd, kernel/postinst.d}. A test fails when it drifts.
 .PHONY: etc-portage
 etc-portage: build
 	@staging=$$(mktemp -d)
 	trap 'rm -rf "$$staging"' EXIT
 	$(KSQSH) hooks install --root "$$staging" --init both --helper /usr/local/bin/ksqsh >/dev/null
 	rm -rf etc-portage
-	mkdir -p etc-portage/env/sys-kernel etc-portage/local.d etc-portage/systemd
+	mkdir -p etc-portage/env/sys-kernel etc-portage/local.d etc-portage/systemd etc-portage/kernel/postinst.d
 	cp -p "$$staging"/etc/portage/env/sys-kernel/* etc-portage/env/sys-kernel/
 	cp -p "$$staging"/etc/local.d/ksqsh.* etc-portage/local.d/
 	cp -p "$$staging"/etc/systemd/system/ksqsh-mount.service etc-portage/systemd/
+	cp -p "$$staging"/etc/kernel/postinst.d/90-ksqsh etc-portage/kernel/postinst.d/
 	echo "make etc-portage: regenerated etc-portage/"
 
 # libFuzzer over the image-reading path of verify, mount and status

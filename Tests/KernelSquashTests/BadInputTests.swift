@@ -63,7 +63,7 @@ extension BadInputTable {
     static var imageKV: ByteString { "usr/src/linux-" + kv + ".sqfs" }
 
     static var rows: [BadInputRow] {
-        squashRows + verifyRows + mountRows + umountRows + prepareRows + cleanRows + slimRows + statusRows + adoptRows
+        squashRows + verifyRows + mountRows + umountRows + prepareRows + cleanRows + slimRows + installkernelRows + statusRows + adoptRows
             + hookRows + hooksInstallRows + hooksRemoveRows + hooksPrintRows
     }
 
@@ -419,6 +419,17 @@ extension BadInputTable {
                 return Invocation(arguments: ["slim", "--root", scene.path, "--pretend"]) { result in
                     result.stdoutText.contains("would remove") && FS.exists(scene[buildKV] / "vmlinux") ? [] : ["--pretend did not measure, or removed vmlinux"]
                 }
+            },
+        ]
+    }
+
+    static var installkernelRows: [BadInputRow] {
+        [
+            row("installkernel", "a release that could name another path", exit: Ksqsh.Exit.usage) { scene in
+                Invocation(arguments: ["installkernel", "--root", try scene.kernelRoot(), "../../etc"], naming: "../../etc")
+            },
+            row("installkernel", "not root", exit: notRoot, user: .nobody) { scene in
+                Invocation(arguments: ["installkernel", "--root", try scene.kernelRoot(), kv, "/boot/vmlinuz-" + kv])
             },
         ]
     }

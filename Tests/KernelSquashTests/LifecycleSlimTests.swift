@@ -9,36 +9,10 @@ extension LifecycleTests {
     @Suite("ksqsh slim: what stays")
     struct SlimKeeps {
         let version = LifecycleRoot.version
-        static let release = "6.12.10-gentoo"
 
-        /// Each entry of the fake build dir with whether slim keeps it.
-        static let files: [(path: ByteString, kept: Bool)] = [
-            (".config", true), ("Makefile", true), ("Module.symvers", true), ("System.map", true), (".version", true),
-            ("vmlinux", false), ("vmlinux.o", false), ("modules.order", false), (".vmlinux.cmd", false),
-            ("kernel/fork.o", false), ("kernel/.fork.o.cmd", false), ("drivers/net/dummy.ko", false),
-            ("arch/x86/boot/bzImage", false), ("arch/x86/kernel/head_64.o", false),
-            ("arch/x86/include/generated/asm/syscalls_64.h", true), ("arch/x86/include/generated/uapi/asm/unistd_64.h", true),
-            ("include/config/auto.conf", true), ("include/config/auto.conf.cmd", true), ("include/config/kernel.release", true),
-            ("include/generated/autoconf.h", true), ("include/generated/.compile.h.cmd", false),
-            ("scripts/basic/fixdep", true), ("scripts/basic/.fixdep.cmd", false), ("scripts/mod/modpost", true),
-            ("scripts/mod/modpost.o", false), ("scripts/mod/.modpost.o.d", false), ("scripts/module.lds", true),
-            ("certs/signing_key.pem", true), ("certs/signing_key.x509", true), ("certs/x509.genkey", false), ("certs/system_keyring.o", false),
-            ("tools/objtool/objtool", true), ("tools/objtool/libsubcmd/exec-cmd.o", false), ("tools/objtool/.objtool.cmd", false),
-        ]
-
-        /// A built build dir with its `source` link, an empty directory in a
-        /// kept tree and one elsewhere, and the modules "installed".
         private func builtRoot(_ label: String, installModules: Bool = true) throws -> LifecycleRoot {
             let root = try LifecycleRoot(label)
-            let build = root.buildDirectory()
-            for (path, _) in Self.files {
-                try root.write(build / path, path == "include/config/kernel.release" ? Array("\(Self.release)\n".utf8) : Array("content of \(path)\n".utf8))
-            }
-            try root.write(build / ".config", Array("CONFIG_LOCALVERSION=\"-gentoo\"\nCONFIG_MODULES=y\n".utf8))
-            try FS.symlink(target: root.mountPoint(), at: build / "source")
-            try FS.mkdirs(build / "include/generated/empty")
-            try FS.mkdirs(build / "lib/empty")
-            if installModules { try FS.mkdirs(root["lib/modules"] / ByteString(Self.release)) }
+            try BuiltDirectory.make(in: root, installModules: installModules)
             return root
         }
 
@@ -61,7 +35,7 @@ extension LifecycleTests {
                 "--pretend reports what slim then does:\n\(pretended.stdoutText)\(slimmed.stdoutText)")
 
             let left = Set(try TreeListing.take(build).entries.keys)
-            for (path, kept) in Self.files {
+            for (path, kept) in BuiltDirectory.files {
                 #expect(left.contains(path) == kept, "\(path) should be \(kept ? "kept" : "removed")")
             }
             let sourceLink = try FS.readlink(build / "source")
@@ -98,7 +72,7 @@ extension LifecycleTests {
             let root = try builtRoot("slim-uninstalled", installModules: false)
             defer { root.tearDown() }
             let before = try root.snapshot()
-            let installed = root["lib/modules"] / ByteString(Self.release)
+            let installed = root["lib/modules"] / ByteString(BuiltDirectory.release)
 
             let refused = try root.ksqsh("slim", kernel: version)
             expectRefusal(refused, exit: LifecycleExit.buildIncomplete, naming: [installed], in: root, before: before)
@@ -122,5 +96,40 @@ extension LifecycleTests {
             let refused = try root.ksqsh("slim", kernel: version, ["--force"])
             expectRefusal(refused, exit: LifecycleExit.pathRefused, naming: [root.buildDirectory()], in: root, before: before)
         }
+    }
+}
+
+/// A build dir as kbuild leaves it after `make && make modules_install`:
+/// its files with placeholder content, the `source` link, an empty
+/// directory in a kept tree and one elsewhere, and (unless told otherwise)
+/// the modules' directory ROOT/lib/modules/RELEASE.
+enum BuiltDirectory {
+    static let release = "6.12.10-gentoo"
+
+    /// Each entry with whether slim keeps it.
+    static let files: [(path: ByteString, kept: Bool)] = [
+        (".config", true), ("Makefile", true), ("Module.symvers", true), ("System.map", true), (".version", true),
+        ("vmlinux", false), ("vmlinux.o", false), ("modules.order", false), (".vmlinux.cmd", false),
+        ("kernel/fork.o", false), ("kernel/.fork.o.cmd", false), ("drivers/net/dummy.ko", false),
+        ("arch/x86/boot/bzImage", false), ("arch/x86/kernel/head_64.o", false),
+        ("arch/x86/include/generated/asm/syscalls_64.h", true), ("arch/x86/include/generated/uapi/asm/unistd_64.h", true),
+        ("include/config/auto.conf", true), ("include/config/auto.conf.cmd", true), ("include/config/kernel.release", true),
+        ("include/generated/autoconf.h", true), ("include/generated/.compile.h.cmd", false),
+        ("scripts/basic/fixdep", true), ("scripts/basic/.fixdep.cmd", false), ("scripts/mod/modpost", true),
+        ("scripts/mod/modpost.o", false), ("scripts/mod/.modpost.o.d", false), ("scripts/module.lds", true),
+        ("certs/signing_key.pem", true), ("certs/signing_key.x509", true), ("certs/x509.genkey", false), ("certs/system_keyring.o", false),
+        ("tools/objtool/objtool", true), ("tools/objtool/libsubcmd/exec-cmd.o", false), ("tools/objtool/.objtool.cmd", false),
+    ]
+
+    static func make(in root: LifecycleRoot, installModules: Bool = true) throws {
+        let build = root.buildDirectory()
+        for (path, _) in files {
+            try root.write(build / path, path == "include/config/kernel.release" ? Array("\(release)\n".utf8) : Array("content of \(path)\n".utf8))
+        }
+        try root.write(build / ".config", Array("CONFIG_LOCALVERSION=\"-gentoo\"\nCONFIG_MODULES=y\n".utf8))
+        try FS.symlink(target: root.mountPoint(), at: build / "source")
+        try FS.mkdirs(build / "include/generated/empty")
+        try FS.mkdirs(build / "lib/empty")
+        if installModules { try FS.mkdirs(root["lib/modules"] / ByteString(release)) }
     }
 }
