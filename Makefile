@@ -243,15 +243,16 @@ system-deps:
 		exit 1
 	fi
 
-# Real portage and pkgcheck check the overlay in gentoo/ (make test), from
-# PyPI into a venv of this checkout, never system-wide. Pinned: the newest
+# Real portage and pkgcheck check the overlay in gentoo/, and the real
+# eclean-kernel removes a kernel ksqsh built (make test), from PyPI into a
+# venv of this checkout, never system-wide. Pinned: the newest
 # pkgcore needs bash 5.3 and exits silently on Debian 12's 5.2, and
 # tree-sitter-bash 0.25 speaks a grammar ABI tree-sitter 0.23 refuses.
 # The stamp holds the pins, so a changed pin rebuilds the venv.
 VENV        ?= .venv
 PYTHON      ?= /usr/bin/python3
 VENV_PINS   := portage==3.0.83 pkgcore==0.12.29 pkgcheck==0.10.33 snakeoil==0.10.11 \
-	tree-sitter==0.23.2 tree-sitter-bash==0.23.3
+	tree-sitter==0.23.2 tree-sitter-bash==0.23.3 eclean-kernel==2.99.10 distro==1.9.0
 VENV_STAMP  := $(VENV)/ksqsh-pins
 
 venv:
