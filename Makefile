@@ -243,15 +243,16 @@ system-deps:
 		exit 1
 	fi
 
-# Real portage and pkgcheck check the overlay in gentoo/ (make test), from
-# PyPI into a venv of this checkout, never system-wide. Pinned: the newest
+# Real portage and pkgcheck check the overlay in gentoo/, and the real
+# eclean-kernel removes a kernel ksqsh built (make test), from PyPI into a
+# venv of this checkout, never system-wide. Pinned: the newest
 # pkgcore needs bash 5.3 and exits silently on Debian 12's 5.2, and
 # tree-sitter-bash 0.25 speaks a grammar ABI tree-sitter 0.23 refuses.
 # The stamp holds the pins, so a changed pin rebuilds the venv.
 VENV        ?= .venv
 PYTHON      ?= /usr/bin/python3
 VENV_PINS   := portage==3.0.83 pkgcore==0.12.29 pkgcheck==0.10.33 snakeoil==0.10.11 \
-	tree-sitter==0.23.2 tree-sitter-bash==0.23.3
+	tree-sitter==0.23.2 tree-sitter-bash==0.23.3 eclean-kernel==2.99.10 distro==1.9.0
 VENV_STAMP  := $(VENV)/ksqsh-pins
 
 venv:
@@ -395,17 +396,18 @@ templates:
 
 # etc-portage/ is the example tree a default 'ksqsh hooks install' writes
 # (helper /usr/local/bin/ksqsh, both init systems), laid out as
-# etc-portage/{env/sys-kernel, local.d, systemd}. A test fails when it drifts.
+# etc-portage/{env/sys-kernel, local.d, systemd, kernel/postinst.d}. A test fails when it drifts.
 .PHONY: etc-portage
 etc-portage: build
 	@staging=$$(mktemp -d)
 	trap 'rm -rf "$$staging"' EXIT
 	$(KSQSH) hooks install --root "$$staging" --init both --helper /usr/local/bin/ksqsh >/dev/null
 	rm -rf etc-portage
-	mkdir -p etc-portage/env/sys-kernel etc-portage/local.d etc-portage/systemd
+	mkdir -p etc-portage/env/sys-kernel etc-portage/local.d etc-portage/systemd etc-portage/kernel/postinst.d
 	cp -p "$$staging"/etc/portage/env/sys-kernel/* etc-portage/env/sys-kernel/
 	cp -p "$$staging"/etc/local.d/ksqsh.* etc-portage/local.d/
 	cp -p "$$staging"/etc/systemd/system/ksqsh-mount.service etc-portage/systemd/
+	cp -p "$$staging"/etc/kernel/postinst.d/90-ksqsh etc-portage/kernel/postinst.d/
 	echo "make etc-portage: regenerated etc-portage/"
 
 # libFuzzer over the image-reading path of verify, mount and status

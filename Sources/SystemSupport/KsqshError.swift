@@ -35,6 +35,9 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         /// A hook setting (ksqsh.conf or a KSQSH_* variable) has a value
         /// ksqsh does not accept.
         case settingInvalid
+        /// A build dir without the finished build (or the installed
+        /// modules) an operation on it needs.
+        case buildIncomplete
         case internalError
     }
 
@@ -91,6 +94,7 @@ public struct KsqshError: Error, CustomStringConvertible, Sendable {
         case .kernelLocked: 69
         case .internalError: 70
         case .settingInvalid: 71
+        case .buildIncomplete: 72
         }
     }
 }

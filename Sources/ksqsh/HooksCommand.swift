@@ -6,7 +6,7 @@ import SystemSupport
 struct HooksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hooks",
-        abstract: "Install, remove or print the portage env hooks and boot-time mount scripts.",
+        abstract: "Install, remove or print the portage env hooks, boot-time mount scripts and installkernel plugin.",
         subcommands: [Install.self, Remove.self, Print.self, Service.self]
     )
 
@@ -17,7 +17,7 @@ struct HooksCommand: ParsableCommand {
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write etc/portage/env/sys-kernel/<PN>, etc/local.d/ksqsh.{start,stop} and ksqsh-mount.service.",
+            abstract: "Write etc/portage/env/sys-kernel/<PN>, etc/local.d/ksqsh.{start,stop}, ksqsh-mount.service and etc/kernel/postinst.d/90-ksqsh.",
             discussion: "Refuses to overwrite files ksqsh did not write; a rerun updates its own."
         )
 

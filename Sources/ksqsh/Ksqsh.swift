@@ -11,7 +11,7 @@ struct Ksqsh: ParsableCommand {
         commandName: "ksqsh",
         abstract: "Keep kernel sources as one compressed squashfs image.",
         version: "0.1.0",
-        subcommands: [SquashCommand.self, VerifyCommand.self, MountCommand.self, UmountCommand.self, PrepareCommand.self, CleanCommand.self, StatusCommand.self, AdoptCommand.self, HookCommand.self, HooksCommand.self]
+        subcommands: [SquashCommand.self, VerifyCommand.self, MountCommand.self, UmountCommand.self, PrepareCommand.self, CleanCommand.self, StatusCommand.self, AdoptCommand.self, SlimCommand.self, InstallkernelCommand.self, HookCommand.self, HooksCommand.self]
     )
 
     /// As swift-argument-parser's own `main()`, except that a usage error is

@@ -63,7 +63,7 @@ extension BadInputTable {
     static var imageKV: ByteString { "usr/src/linux-" + kv + ".sqfs" }
 
     static var rows: [BadInputRow] {
-        squashRows + verifyRows + mountRows + umountRows + prepareRows + cleanRows + statusRows + adoptRows
+        squashRows + verifyRows + mountRows + umountRows + prepareRows + cleanRows + slimRows + installkernelRows + statusRows + adoptRows
             + hookRows + hooksInstallRows + hooksRemoveRows + hooksPrintRows
     }
 
@@ -382,6 +382,56 @@ extension BadInputTable {
             },
         ]
         return rows
+    }
+
+    static var slimRows: [BadInputRow] {
+        /// A build dir as a finished build leaves it, modules not built.
+        @Sendable func builtDirectory(_ scene: BadInputScene) throws {
+            try scene.kernelRoot()
+            try FS.mkdir(scene[buildKV])
+            try FS.writeFile(scene[buildKV] / ".config", KernelConfig.withMarker("slim"))
+            try FS.writeFile(scene[buildKV] / "vmlinux", Array("a kernel\n".utf8))
+        }
+        return rootOptionRows("slim") + [
+            row("slim", "an extra argument", exit: Ksqsh.Exit.usage) { scene in
+                Invocation(arguments: ["slim", "--root", try scene.kernelRoot(), "extra"], naming: "extra")
+            },
+            row("slim", "no build dir", exit: Ksqsh.Exit.sourceMissing) { scene in
+                try scene.kernelRoot()
+                return Invocation(arguments: ["slim", "--root", scene.path], naming: scene[buildKV])
+            },
+            row("slim", "the build dir is a regular file", exit: LifecycleExit.pathRefused) { scene in
+                try scene.kernelRoot()
+                try FS.writeFile(scene[buildKV], Array("not a build dir\n".utf8))
+                return Invocation(arguments: ["slim", "--root", scene.path], naming: scene[buildKV])
+            },
+            row("slim", "a build dir without .config", exit: LifecycleExit.buildIncomplete) { scene in
+                try scene.kernelRoot()
+                try FS.mkdir(scene[buildKV])
+                return Invocation(arguments: ["slim", "--root", scene.path], naming: scene[buildKV])
+            },
+            row("slim", "a built dir, not root", exit: notRoot, user: .nobody) { scene in
+                try builtDirectory(scene)
+                return Invocation(arguments: ["slim", "--root", scene.path])
+            },
+            row("slim", "--pretend measures without root", exit: 0, user: .nobody) { scene in
+                try builtDirectory(scene)
+                return Invocation(arguments: ["slim", "--root", scene.path, "--pretend"]) { result in
+                    result.stdoutText.contains("would remove") && FS.exists(scene[buildKV] / "vmlinux") ? [] : ["--pretend did not measure, or removed vmlinux"]
+                }
+            },
+        ]
+    }
+
+    static var installkernelRows: [BadInputRow] {
+        [
+            row("installkernel", "a release that could name another path", exit: Ksqsh.Exit.usage) { scene in
+                Invocation(arguments: ["installkernel", "--root", try scene.kernelRoot(), "../../etc"], naming: "../../etc")
+            },
+            row("installkernel", "not root", exit: notRoot, user: .nobody) { scene in
+                Invocation(arguments: ["installkernel", "--root", try scene.kernelRoot(), kv, "/boot/vmlinuz-" + kv])
+            },
+        ]
     }
 
     static var adoptRows: [BadInputRow] {

@@ -15,12 +15,13 @@ struct HookGenerationTests {
         var installation = HookInstallation(helper: "/usr/local/bin/ksqsh")
         installation.initSystem = .both
         let files = try installation.files()
-        #expect(files.count == 4)
+        #expect(files.count == 5)
         for file in files {
             let example = file.path.string
                 .replacingOccurrences(of: "etc/portage/", with: "")
                 .replacingOccurrences(of: "etc/local.d/", with: "local.d/")
                 .replacingOccurrences(of: "etc/systemd/system/", with: "systemd/")
+                .replacingOccurrences(of: "etc/kernel/", with: "kernel/")
             #expect(file.text == (try Repository.text("etc-portage/\(example)")), "etc-portage/\(example) drifted")
         }
     }
@@ -38,7 +39,7 @@ struct HookGenerationTests {
             try FS.writeFile(path, Array(file.text.utf8))
             paths.append(path)
         }
-        let templates = ["portage-env-hook.bash", "local.d-ksqsh.start", "local.d-ksqsh.stop"].map { ByteString(Repository.root.appendingPathComponent("templates/\($0)").path) }
+        let templates = ["portage-env-hook.bash", "local.d-ksqsh.start", "local.d-ksqsh.stop", "installkernel-postinst"].map { ByteString(Repository.root.appendingPathComponent("templates/\($0)").path) }
         let result = try Subprocess.run("shellcheck", ["-s", "bash"] + paths + templates)
         #expect(result.succeeded, "\(result)")
     }
@@ -80,13 +81,15 @@ struct HookGenerationTests {
 
         expectSuccess(try Ksqsh.run(["hooks", "install", "--root", root.path, "--init", "both"]))
         expectSuccess(try Ksqsh.run(["hooks", "install", "--root", root.path, "--init", "both"]))  // a rerun updates its own files
+        #expect(FS.exists(root["etc/kernel/postinst.d/90-ksqsh"]), "the installkernel plugin is installed")
         let wants = try FS.readlink(root["etc/systemd/system/local-fs.target.wants/ksqsh-mount.service"])
         #expect(wants == "../ksqsh-mount.service")
 
         expectSuccess(try Ksqsh.run(["hooks", "remove", "--root", root.path]))
         #expect(try FS.readFile(foreign) == Array("# the admin's own\n".utf8))
         for gone in ["etc/portage/env/sys-kernel/gentoo-sources", "etc/local.d/ksqsh.start", "etc/local.d/ksqsh.stop",
-                     "etc/systemd/system/ksqsh-mount.service", "etc/systemd/system/local-fs.target.wants/ksqsh-mount.service"] {
+                     "etc/systemd/system/ksqsh-mount.service", "etc/systemd/system/local-fs.target.wants/ksqsh-mount.service",
+                     "etc/kernel/postinst.d/90-ksqsh"] {
             #expect((try? FS.lstat(root[ByteString(gone)])) == nil, "\(gone) left behind")
         }
     }

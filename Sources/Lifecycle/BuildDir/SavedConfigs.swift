@@ -4,13 +4,21 @@ import SystemSupport
 
 /// Configs kept in EROOT/etc/kernels (genkernel's place) when a build dir goes.
 public enum SavedConfigs {
-    public enum Outcome: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable, CustomStringConvertible {
         case saved(FilePath)
         /// The saved config already had this content.
         case unchanged(FilePath)
         /// A different saved config was kept under a time-stamped name
         /// (`kernel-config-KV~YYYYMMDD-HHMMSS`); the new one took its place.
         case replaced(FilePath, previousKeptAs: FilePath)
+
+        public var description: String {
+            switch self {
+            case .saved(let path): "saved as \(path)"
+            case .unchanged(let path): "already saved as \(path)"
+            case .replaced(let path, let previous): "saved as \(path) (the different one there before is kept as \(previous))"
+            }
+        }
     }
 
     /// Saves `config` as the saved config of `layout.version`. Nothing is

@@ -12,8 +12,7 @@ public struct KernelStatus: Sendable {
     public let loopDevice: String?
     public let buildDirectory: String?
     public let configured: Bool
-    /// The build dir holds a finished build: `Module.symvers` (what
-    /// out-of-tree modules link against) or `vmlinux`.
+    /// The build dir holds a finished build, slimmed or not (`BuildDirectoryState`).
     public let built: Bool
     /// Kernels under /lib/modules whose `build` link names this build dir.
     public let installedReleases: [String]
@@ -42,7 +41,7 @@ public struct KernelStatus: Sendable {
         }
         buildDirectory = isDirectory(layout.buildDirectory) ? layout.buildDirectory.string : nil
         configured = isRegularFile(layout.buildDirectory.appending(".config"))
-        built = ["Module.symvers", "vmlinux"].contains { isRegularFile(layout.buildDirectory.appending($0)) }
+        built = BuildDirectoryState.isBuilt(layout.buildDirectory)
         installedReleases = modules.releases(buildingIn: layout.buildDirectory)
         savedConfig = isRegularFile(layout.savedConfig) ? layout.savedConfig.string : nil
         package = packages.owner(of: layout.image)

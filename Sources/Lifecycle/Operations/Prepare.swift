@@ -57,16 +57,12 @@ public struct Prepare {
         var report = Report(config: applied.choice, mergedFragments: applied.merged, mounted: mounted)
         // Without CONFIG_MODULES the kernel's modules_prepare is an empty
         // target: it would "succeed" having prepared nothing.
-        if modules, try Self.enablesModules(layout.buildDirectory.appending(".config")) {
+        if modules, try BuildDirectoryState.enablesModules(layout.buildDirectory.appending(".config")) {
             try KernelMake(sources: layout.mountPoint, build: layout.buildDirectory).run("modules_prepare")
             report.modulesPrepared = true
         }
         if symlink { try KernelSymlink.point(layout.symlink, at: layout.buildDirectory.lastComponent!.string) }
         return report
-    }
-
-    private static func enablesModules(_ config: FilePath) throws -> Bool {
-        try readSmallFile(config, limit: 16 << 20).split(separator: "\n").contains("CONFIG_MODULES=y")
     }
 
     /// The package's CONTENTS (megabytes for plain sources) are read only

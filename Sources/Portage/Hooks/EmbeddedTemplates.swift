@@ -3,6 +3,23 @@
 /// Each file in templates/, by name (what HookTemplate's raw values are).
 package enum EmbeddedTemplates {
     package static let files: [String: String] = [
+        "installkernel-postinst": #"""
+            #!/bin/sh
+            # @MARKER@
+            # installkernel runs this after installing a kernel, with its release and
+            # image as arguments (make install, or kernel-install.eclass). When the
+            # kernel was built in a ksqsh build dir (/usr/src/build-KV), ksqsh saves
+            # its .config to /etc/kernels and, with KSQSH_SLIM=yes, slims the build dir.
+            # The kernel is installed by now: nothing here may fail its installation,
+            # so every problem is a warning.
+            helper=@KSQSH@
+            if [ ! -x "${helper}" ]; then
+            	helper=$(command -v ksqsh) || exit 0
+            fi
+            "${helper}" installkernel "$@" ||
+            	echo "ksqsh: warning: 'ksqsh installkernel $*' failed (see above); the kernel is installed all the same" >&2
+            exit 0
+            """#,
         "ksqsh-mount.service": #"""
             # @MARKER@
             # Mounts the kernel source images (/usr/src/linux-*.sqfs) before
@@ -121,7 +138,7 @@ package enum EmbeddedTemplates {
             		KSQSH_CONFIG="${KSQSH_CONFIG-}" KSQSH_COMPRESSION="${KSQSH_COMPRESSION-}" \
             		KSQSH_BLOCK_SIZE="${KSQSH_BLOCK_SIZE-}" KSQSH_JOBS="${KSQSH_JOBS-}" \
             		KSQSH_LAYOUT="${KSQSH_LAYOUT-}" KSQSH_PREPARE="${KSQSH_PREPARE-}" \
-            		KSQSH_FALLBACK="${KSQSH_FALLBACK-}" \
+            		KSQSH_FALLBACK="${KSQSH_FALLBACK-}" KSQSH_SLIM="${KSQSH_SLIM-}" \
             		"${helper}" hook --interface @INTERFACE@ "${phase}"
             	status=$?
             	eend "${status}"

@@ -45,6 +45,10 @@ public struct HookInstallation: Sendable {
     public static let unitName = "ksqsh-mount.service"
     /// systemctl enable's link, made by hand so it works under any root.
     public static let unitWantsLink: FilePath = "etc/systemd/system/local-fs.target.wants/ksqsh-mount.service"
+    /// installkernel's plugin directory for the admin (installkernel-gentoo
+    /// and Debian's installkernel both run it). Ordered after the module
+    /// rebuild (30-…): slim comes once modules were built against the full dir.
+    public static let installkernelPlugin: FilePath = "etc/kernel/postinst.d/90-ksqsh"
 
     /// Package names portage accepts (PMS: letters, digits, +, _, -).
     public static func isValidPackageName(_ name: String) -> Bool {
@@ -62,6 +66,7 @@ public struct HookInstallation: Sendable {
                 path: HookInstallation.envDirectory.appending(package),
                 text: try HookTemplate.portageEnvHook.render(package: package, helper: helper), mode: 0o644))
         }
+        files.append(GeneratedFile(path: HookInstallation.installkernelPlugin, text: try HookTemplate.installkernelPlugin.render(helper: helper), mode: 0o755))
         let initSystem = initSystem.resolved(root: root)
         if initSystem == .openrc || initSystem == .both {
             files.append(GeneratedFile(path: HookInstallation.localDirectory.appending("ksqsh.start"), text: try HookTemplate.localStart.render(helper: helper), mode: 0o755))
@@ -113,6 +118,7 @@ public struct HookInstallation: Sendable {
         var candidates = directoryNames(root.pushing(HookInstallation.envDirectory)).map { HookInstallation.envDirectory.appending($0) }
         candidates += ["ksqsh.start", "ksqsh.stop"].map { HookInstallation.localDirectory.appending($0) }
         candidates.append(HookInstallation.unitDirectory.appending(HookInstallation.unitName))
+        candidates.append(HookInstallation.installkernelPlugin)
         var removed: [FilePath] = []
         for relative in candidates {
             let path = root.pushing(relative)

@@ -11,6 +11,7 @@ public enum HookSetting: String, CaseIterable, Sendable {
     case layout = "KSQSH_LAYOUT"
     case prepare = "KSQSH_PREPARE"
     case fallback = "KSQSH_FALLBACK"
+    case slim = "KSQSH_SLIM"
 
     /// The values accepted, as the refusal names them.
     public var allowedValues: String {
@@ -21,6 +22,7 @@ public enum HookSetting: String, CaseIterable, Sendable {
         case .layout: "auto, " + DataLayout.allCases.map(\.rawValue).joined(separator: ", ")
         case .prepare: "config, modules"
         case .fallback: "fail, plain"
+        case .slim: "no, yes"
         }
     }
 
@@ -57,6 +59,9 @@ public enum HookSetting: String, CaseIterable, Sendable {
         case .fallback:
             guard ["fail", "plain"].contains(value) else { return false }
             settings.fallbackToPlain = value == "plain"
+        case .slim:
+            guard ["no", "yes"].contains(value) else { return false }
+            settings.slimAfterInstall = value == "yes"
         }
         return true
     }

@@ -19,6 +19,9 @@ public struct HookSettings: Sendable, Equatable {
     public var prepareModules = false
     /// `KSQSH_FALLBACK=plain`: if squashing fails, install plain sources instead of failing.
     public var fallbackToPlain = false
+    /// `KSQSH_SLIM=yes`: the installkernel plugin slims the build dir of
+    /// the kernel it installed (`ksqsh slim`).
+    public var slimAfterInstall = false
 
     public init() {}
 

@@ -396,4 +396,5 @@ enum LifecycleExit {
     static let kernelVersionUnknown: Int32 = 66
     static let pathRefused: Int32 = 67
     static let buildFailed: Int32 = 68
+    static let buildIncomplete: Int32 = 72
 }

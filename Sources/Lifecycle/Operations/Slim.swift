@@ -1,0 +1,95 @@
+import Mounting
+import SystemPackage
+import SystemSupport
+
+/// `ksqsh slim`: after `make && make modules_install install`, reduces the
+/// build dir to what out-of-tree modules and reconfiguring need
+/// (`SlimSelection`). A built defconfig tree is gigabytes in tens of
+/// thousands of inodes; the slim one is a few percent of either.
+public struct Slim {
+    public var layout: KernelLayout
+    /// Only measure and say what would go.
+    public var pretend = false
+    /// Slim a build dir without a finished build, or whose modules are not
+    /// installed.
+    public var force = false
+
+    public init(layout: KernelLayout) { self.layout = layout }
+
+    public struct Report: Sendable, Equatable {
+        public var before: DiskUsage
+        public var after: DiskUsage
+        /// `before - after`: what went (or, pretending, would go).
+        public var removed: DiskUsage
+    }
+
+    /// Refused before the lock is taken: a refusal changes nothing, not
+    /// even the lock directory. Measuring only (`pretend`) takes no lock.
+    public func run() throws -> Report {
+        try checkBuildDirectory()
+        if !force { try requireFinishedBuild() }
+        if pretend { return try walk() }
+        return try KernelLock.holding(layout) { try walk() }
+    }
+
+    private func walk() throws -> Report {
+        var walk = SlimWalk(pretend: pretend)
+        try walk.run(layout.buildDirectory)
+        let after = DiskUsage(bytes: walk.before.bytes - walk.removed.bytes, inodes: walk.before.inodes - walk.removed.inodes)
+        return Report(before: walk.before, after: after, removed: walk.removed)
+    }
+
+    /// Only a real, configured build dir directly in EROOT/usr/src.
+    private func checkBuildDirectory() throws {
+        let path = layout.buildDirectory
+        guard let info = try? path.stat(followTargetSymlink: false) else {
+            throw KsqshError(.sourceMissing, path: path, "no build dir for \(layout.version) (ksqsh prepare --kernel \(layout.version) makes one)")
+        }
+        guard info.type == .directory, canonicalPath(path).removingLastComponent() == canonicalPath(layout.sourcesDirectory) else {
+            throw KsqshError(.pathRefused, path: path, "is a symlink or file, not a build dir directly in \(layout.sourcesDirectory); refusing to slim through it")
+        }
+        guard isRegularFile(path.appending(".config")) else {
+            throw KsqshError(.buildIncomplete, path: path, "has no .config: nothing was built here to slim")
+        }
+    }
+
+    /// A finished build (the link made `System.map`; modpost made
+    /// `Module.symvers`), and its modules installed: slim deletes the
+    /// `.ko` files `make modules_install` copies.
+    private func requireFinishedBuild() throws {
+        let path = layout.buildDirectory
+        guard BuildDirectoryState.isBuilt(path) else {
+            throw KsqshError(.buildIncomplete, path: path, "has no finished build (no vmlinux, System.map or Module.symvers): run make -C \(path) first, or slim --force")
+        }
+        guard let release = BuildDirectoryState.moduleRelease(path) else { return }
+        let installed = layout.eroot.appending("lib/modules/\(release)")
+        guard isDirectory(installed, followingSymlinks: true) else {
+            throw KsqshError(
+                .buildIncomplete, path: installed,
+                "does not exist: the modules built in \(path) are not installed, and slim deletes them; run make -C \(path) modules_install first, or slim --force")
+        }
+    }
+}
+
+/// What a build dir holds, read from the files kbuild writes.
+enum BuildDirectoryState {
+    /// A build finished here: `vmlinux` (before slim), `System.map` (the
+    /// link's other product, kept by slim) or `Module.symvers` (modpost's).
+    static func isBuilt(_ build: FilePath) -> Bool {
+        ["vmlinux", "System.map", "Module.symvers"].contains { isRegularFile(build.appending($0)) }
+    }
+
+    /// The release (`uname -r`) of a modular kernel's build; nil without
+    /// CONFIG_MODULES or before a build wrote include/config/kernel.release.
+    static func moduleRelease(_ build: FilePath) -> String? {
+        guard (try? enablesModules(build.appending(".config"))) == true,
+            let release = try? readSmallFile(build.appending("include/config/kernel.release"), limit: 4096)
+        else { return nil }
+        let trimmed = release.trimmingWhitespace
+        return trimmed.isEmpty || trimmed.contains("/") ? nil : trimmed
+    }
+
+    static func enablesModules(_ config: FilePath) throws -> Bool {
+        try readSmallFile(config, limit: 16 << 20).split(separator: "\n").contains("CONFIG_MODULES=y")
+    }
+}
