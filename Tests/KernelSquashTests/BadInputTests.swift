@@ -56,7 +56,7 @@ struct BadInputTests {
 /// The rows, one group per subcommand. Paths are built inside the scene's
 /// ROOT so its listing covers everything a row could touch.
 extension BadInputTable {
-    static let notRoot: Int32 = 60
+    static let notRoot = Ksqsh.Exit.notRoot
     static let kv = BadInputScene.version
     static var linuxKV: ByteString { "usr/src/linux-" + kv }
     static var buildKV: ByteString { "usr/src/build-" + kv }
@@ -194,18 +194,18 @@ extension BadInputTable {
                     isMounted(under: scene["kernel root"]) ? [] : ["nothing mounted"]
                 }
             },
-            row("mount", "no image under ROOT", exit: LifecycleExit.kernelVersionUnknown) { scene in
+            row("mount", "no image under ROOT", exit: Ksqsh.Exit.kernelVersionUnknown) { scene in
                 Invocation(arguments: ["mount", "--root", scene.path], naming: scene["usr/src"])
             },
-            row("mount", "the image is a directory", exit: LifecycleExit.mountFailed) { scene in
+            row("mount", "the image is a directory", exit: Ksqsh.Exit.mountFailed) { scene in
                 try FS.mkdir(scene[imageKV])
                 return Invocation(arguments: ["mount", "--root", scene.path, "--kernel", kv], naming: scene[imageKV])
             },
-            row("mount", "the image is a FIFO", exit: LifecycleExit.mountFailed) { scene in
+            row("mount", "the image is a FIFO", exit: Ksqsh.Exit.mountFailed) { scene in
                 try FS.mkfifo(scene[imageKV])
                 return Invocation(arguments: ["mount", "--root", scene.path, "--kernel", kv], naming: scene[imageKV])
             },
-            row("mount", "the mount point is a regular file", exit: LifecycleExit.pathRefused) { scene in
+            row("mount", "the mount point is a regular file", exit: Ksqsh.Exit.pathRefused) { scene in
                 try scene.kernelRoot()
                 try FS.writeFile(scene[linuxKV], [])
                 return Invocation(arguments: ["mount", "--root", scene.path], naming: scene[linuxKV])
@@ -282,7 +282,7 @@ extension BadInputTable {
 
     static var prepareRows: [BadInputRow] {
         var rows: [BadInputRow] = HostileName.utf8.map { label, name in
-            row("prepare", "--root named \(label), where the kernel's make cannot build: refused before anything changes", exit: LifecycleExit.pathRefused) { scene in
+            row("prepare", "--root named \(label), where the kernel's make cannot build: refused before anything changes", exit: Ksqsh.Exit.pathRefused) { scene in
                 let kernelRoot = try scene.kernelRoot(name)
                 return Invocation(arguments: ["prepare", "--root", kernelRoot], naming: kernelRoot / linuxKV)
             }
@@ -304,18 +304,18 @@ extension BadInputTable {
                 try FS.mkfifo(scene["config.fifo"])
                 return Invocation(arguments: ["prepare", "--root", try scene.kernelRoot(), "--config", scene["config.fifo"]], naming: scene["config.fifo"])
             },
-            row("prepare", "the build dir is a regular file", exit: LifecycleExit.pathRefused) { scene in
+            row("prepare", "the build dir is a regular file", exit: Ksqsh.Exit.pathRefused) { scene in
                 try scene.kernelRoot()
                 try FS.writeFile(scene[buildKV], [])
                 return Invocation(arguments: ["prepare", "--root", scene.path], naming: scene[buildKV])
             },
-            row("prepare", "the mount point is a symlink to a tree outside usr/src: not followed", exit: LifecycleExit.pathRefused) { scene in
+            row("prepare", "the mount point is a symlink to a tree outside usr/src: not followed", exit: Ksqsh.Exit.pathRefused) { scene in
                 try scene.kernelRoot()
                 try scene.tree("outside")
                 try FS.symlink(target: "../../outside", at: scene[linuxKV])
                 return Invocation(arguments: ["prepare", "--root", scene.path], naming: scene[linuxKV])
             },
-            row("prepare", "no image under ROOT", exit: LifecycleExit.kernelVersionUnknown) { scene in
+            row("prepare", "no image under ROOT", exit: Ksqsh.Exit.kernelVersionUnknown) { scene in
                 Invocation(arguments: ["prepare", "--root", scene.path], naming: scene["usr/src"])
             },
             row("prepare", "an image under ROOT", exit: notRoot, user: .nobody) { scene in
@@ -358,10 +358,10 @@ extension BadInputTable {
             row("clean", "an extra argument", exit: Ksqsh.Exit.usage) { scene in
                 Invocation(arguments: ["clean", "--root", try scene.kernelRoot(), "extra"], naming: "extra")
             },
-            row("clean", "no image and no --kernel", exit: LifecycleExit.kernelVersionUnknown) { scene in
+            row("clean", "no image and no --kernel", exit: Ksqsh.Exit.kernelVersionUnknown) { scene in
                 Invocation(arguments: ["clean", "--root", scene.path], naming: scene["usr/src"])
             },
-            row("clean", "the build dir is a regular file", exit: LifecycleExit.pathRefused) { scene in
+            row("clean", "the build dir is a regular file", exit: Ksqsh.Exit.pathRefused) { scene in
                 try scene.kernelRoot()
                 try FS.writeFile(scene[buildKV], Array("not a build dir\n".utf8))
                 return Invocation(arguments: ["clean", "--root", scene.path], naming: scene[buildKV])
@@ -400,12 +400,12 @@ extension BadInputTable {
                 try scene.kernelRoot()
                 return Invocation(arguments: ["slim", "--root", scene.path], naming: scene[buildKV])
             },
-            row("slim", "the build dir is a regular file", exit: LifecycleExit.pathRefused) { scene in
+            row("slim", "the build dir is a regular file", exit: Ksqsh.Exit.pathRefused) { scene in
                 try scene.kernelRoot()
                 try FS.writeFile(scene[buildKV], Array("not a build dir\n".utf8))
                 return Invocation(arguments: ["slim", "--root", scene.path], naming: scene[buildKV])
             },
-            row("slim", "a build dir without .config", exit: LifecycleExit.buildIncomplete) { scene in
+            row("slim", "a build dir without .config", exit: Ksqsh.Exit.buildIncomplete) { scene in
                 try scene.kernelRoot()
                 try FS.mkdir(scene[buildKV])
                 return Invocation(arguments: ["slim", "--root", scene.path], naming: scene[buildKV])
@@ -454,7 +454,7 @@ extension BadInputTable {
                 try FS.symlink(target: "../../outside", at: scene[linuxKV])
                 return Invocation(arguments: ["adopt", "--root", scene.path, "--kernel", kv], naming: scene[linuxKV])
             },
-            row("adopt", "ROOT with a space: refused before the tree is squashed and emptied", exit: LifecycleExit.pathRefused) { scene in
+            row("adopt", "ROOT with a space: refused before the tree is squashed and emptied", exit: Ksqsh.Exit.pathRefused) { scene in
                 let kernelRoot = scene["with space"]
                 try FS.mkdirs(kernelRoot / "usr/src")
                 try scene.tree("with space" / linuxKV)
@@ -515,7 +515,7 @@ extension BadInputTable {
             ("quotes", "6.1' \"x"), ("a newline", "6.1\ntouch pwned"), ("'../'", "../../../tmp"), ("'*'", "6.1 *"),
         ]
         var rows: [BadInputRow] = hostileVersions.map { label, version in
-            row("hook", "KV_FULL with \(label) through the generated hook: refused, nothing run", exit: LifecycleExit.kernelVersionUnknown) { scene in
+            row("hook", "KV_FULL with \(label) through the generated hook: refused, nothing run", exit: Ksqsh.Exit.kernelVersionUnknown) { scene in
                 let hook = scene["gentoo-sources.hook"]
                 let printed = try Ksqsh.run(["hooks", "print", "--helper", try Ksqsh.binary()])
                 guard printed.succeeded else { throw TestSetupError("hooks print failed: \(printed)") }
@@ -585,7 +585,7 @@ extension BadInputTable {
             row("hooks install", "--package with shell metacharacters", exit: Ksqsh.Exit.usage) { scene in
                 Invocation(arguments: ["hooks", "install", "--root", scene.path, "--package", "x;rm -rf /"], naming: "x;rm -rf /")
             },
-            row("hooks install", "--helper whose path is not UTF-8", exit: LifecycleExit.pathRefused) { scene in
+            row("hooks install", "--helper whose path is not UTF-8", exit: Ksqsh.Exit.pathRefused) { scene in
                 let stub = try helperStub(in: scene[HostileName.nonUTF8.name])
                 return Invocation(arguments: ["hooks", "install", "--root", scene.path, "--init", "openrc", "--helper", stub], naming: stub)
             },

@@ -85,7 +85,7 @@ struct CorruptionSweepTests {
             let before = try root.snapshot()
             let mount = try root.ksqsh("mount", kernel: version)
             if sample.metadataDamaged {
-                expectRefusal(mount, exit: LifecycleExit.mountFailed, naming: [installed], in: root, before: before)
+                expectRefusal(mount, exit: Ksqsh.Exit.mountFailed, naming: [installed], in: root, before: before)
                 #expect(mount.stderrText.contains("damaged"), "mount should say the image is damaged: \(mount)")
                 #expect(root.mounts.isEmpty, "nothing may be mounted under ROOT: \(root.mounts)")
                 #expect(LoopDevices.attached(to: installed).isEmpty, "no loop device may stay attached")

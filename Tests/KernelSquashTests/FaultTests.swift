@@ -34,7 +34,7 @@ struct FaultTests {
 
             let before = try root.snapshot()
             let mount = try root.ksqsh("mount", kernel: Self.version)
-            checks.refused(mount, exit: LifecycleExit.mountFailed, naming: root.image(), root: root, before: before)
+            checks.refused(mount, exit: Ksqsh.Exit.mountFailed, naming: root.image(), root: root, before: before)
 
             let umount = try root.ksqsh("umount", kernel: Self.version)
             checks.completed(umount, "umount of the deleted image's mount")
@@ -67,7 +67,7 @@ struct FaultTests {
 
             let before = try root.snapshot()
             let mount = try root.ksqsh("mount", kernel: Self.version)
-            checks.refused(mount, exit: LifecycleExit.mountPointOccupied, naming: root.mountPoint(), root: root, before: before)
+            checks.refused(mount, exit: Ksqsh.Exit.mountPointOccupied, naming: root.mountPoint(), root: root, before: before)
 
             checks.completed(try root.ksqsh("umount", kernel: Self.version), "umount of the replaced image's mount")
             checks.expect(root.mounts.isEmpty, "still mounted: \(root.mounts)")
@@ -95,7 +95,7 @@ struct FaultTests {
 
             let before = try root.snapshot()
             let busy = try root.ksqsh("umount", kernel: Self.version)
-            checks.refused(busy, exit: LifecycleExit.mountBusy, naming: root.mountPoint(), root: root, before: before)
+            checks.refused(busy, exit: Ksqsh.Exit.mountBusy, naming: root.mountPoint(), root: root, before: before)
             checks.expect(busy.stderrText.contains("\(holder.pid)"), "stderr must name the holder's pid \(holder.pid): \(busy)")
             checks.expect(root.isMounted(), "a busy mount must stay mounted")
 
@@ -124,7 +124,7 @@ struct FaultTests {
             try Self.fill(build / "filler")
 
             let failed = try root.ksqsh("prepare", kernel: Self.version)
-            checks.expect(failed.exitCode.map { [Ksqsh.Exit.noSpace, LifecycleExit.buildFailed].contains($0) } ?? false, "expected exit 23 or 68: \(failed)")
+            checks.expect(failed.exitCode.map { [Ksqsh.Exit.noSpace, Ksqsh.Exit.buildFailed].contains($0) } ?? false, "expected exit 23 or 68: \(failed)")
             let last = failed.stderrLines.last.map(String.init) ?? ""
             checks.expect(last.hasPrefix("ksqsh: ") && last.contains(build.string), "ksqsh's own line must come last and name \(build): \(failed)")
             checks.expect(!failed.stderrText.contains("Fatal error"), "crash trace: \(failed)")

@@ -31,7 +31,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let result = try root.ksqsh("adopt", kernel: version, ["--quiet"])
-            expectRefusal(result, exit: LifecycleExit.pathRefused, naming: [tree], in: root, before: before, allowedChanges: ["etc/kernels"])
+            expectRefusal(result, exit: Ksqsh.Exit.pathRefused, naming: [tree], in: root, before: before, allowedChanges: ["etc/kernels"])
             #expect(result.stderrText.contains("--mrproper"), "the error says how to go on: \(result)")
             #expect(try FS.readFile(root.savedConfig(version)) == config, "the .config is saved first")
             expectUnchanged(tree, before: treeBefore)

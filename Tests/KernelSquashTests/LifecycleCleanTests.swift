@@ -138,7 +138,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let result = try root.ksqsh("clean", kernel: version)
-            expectRefusal(result, exit: LifecycleExit.pathRefused, naming: [root.buildDirectory()], in: root, before: before)
+            expectRefusal(result, exit: Ksqsh.Exit.pathRefused, naming: [root.buildDirectory()], in: root, before: before)
             expectUnchanged(elsewhere, before: target)
             #expect(root.isMounted())
         }

@@ -100,7 +100,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let result = try root.ksqsh("mount", kernel: version)
-            expectRefusal(result, exit: LifecycleExit.mountFailed, naming: [image], in: root, before: before)
+            expectRefusal(result, exit: Ksqsh.Exit.mountFailed, naming: [image], in: root, before: before)
             #expect(root.mounts.isEmpty, "nothing may be mounted under ROOT: \(root.mounts)")
             #expect(LoopDevices.attached(to: image).isEmpty, "no loop device may stay attached: \(LoopDevices.attached(to: image))")
         }
@@ -117,7 +117,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let result = try root.ksqsh("mount", kernel: version)
-            expectRefusal(result, exit: LifecycleExit.mountPointOccupied, naming: [mountPoint], in: root, before: before)
+            expectRefusal(result, exit: Ksqsh.Exit.mountPointOccupied, naming: [mountPoint], in: root, before: before)
             let stack = root.mounts(at: mountPoint)
             #expect(stack.map(\.fileSystem) == ["tmpfs"], "only the tmpfs is mounted there: \(stack)")
             #expect(try FS.readFile(mountPoint / "marker") == Array("on the tmpfs\n".utf8))
@@ -135,7 +135,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let result = try root.ksqsh("mount", kernel: version)
-            expectRefusal(result, exit: LifecycleExit.mountPointOccupied, naming: [mountPoint], in: root, before: before)
+            expectRefusal(result, exit: Ksqsh.Exit.mountPointOccupied, naming: [mountPoint], in: root, before: before)
             expectUnchanged(mountPoint, before: tree)
             #expect(root.mounts.isEmpty)
         }
@@ -151,7 +151,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let result = try root.ksqsh("mount", kernel: version)
-            expectRefusal(result, exit: LifecycleExit.pathRefused, naming: [root.mountPoint()], in: root, before: before)
+            expectRefusal(result, exit: Ksqsh.Exit.pathRefused, naming: [root.mountPoint()], in: root, before: before)
             #expect(root.mounts.isEmpty, "nothing mounted, least of all at \(elsewhere): \(root.mounts)")
         }
 
@@ -168,10 +168,10 @@ extension LifecycleTests {
             try root.installImage("6.12.11-gentoo")
             let before = try root.snapshot()
             let mount = try root.ksqsh("mount")
-            expectRefusal(mount, exit: LifecycleExit.kernelVersionUnknown, naming: [root.sources], in: root, before: before)
+            expectRefusal(mount, exit: Ksqsh.Exit.kernelVersionUnknown, naming: [root.sources], in: root, before: before)
             #expect(mount.stderrText.contains("6.12.10-gentoo") && mount.stderrText.contains("6.12.11-gentoo"), "the error lists the versions: \(mount)")
             let umount = try root.ksqsh("umount")
-            expectRefusal(umount, exit: LifecycleExit.kernelVersionUnknown, naming: [root.sources], in: root, before: before)
+            expectRefusal(umount, exit: Ksqsh.Exit.kernelVersionUnknown, naming: [root.sources], in: root, before: before)
         }
 
         @Test("a --kernel that is not a version (it would name another path) is a usage error and changes nothing")
@@ -182,7 +182,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
             for bad: ByteString in ["../../../etc", "6.12.10-gentoo/../../x", "-gentoo", "6.12.10 gentoo"] {
                 let result = try root.ksqsh("mount", kernel: bad)
-                #expect(result.exitCode == LifecycleExit.usage, "\(result)")
+                #expect(result.exitCode == Ksqsh.Exit.usage, "\(result)")
             }
             let changes = before.changes(to: try root.snapshot())
             let unchanged = changes.isEmpty

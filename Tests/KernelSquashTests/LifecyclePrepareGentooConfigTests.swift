@@ -107,7 +107,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let result = try root.ksqsh("prepare", kernel: version)
-            expectRefusal(result, exit: LifecycleExit.pathRefused, naming: [unsafe], in: root, before: before)
+            expectRefusal(result, exit: Ksqsh.Exit.pathRefused, naming: [unsafe], in: root, before: before)
         }
     }
 }

@@ -164,7 +164,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let result = try root.ksqsh("prepare", kernel: version, ["--config", given, "--symlink"])
-            expectRefusal(result, exit: LifecycleExit.pathRefused, naming: [root.symlink], in: root, before: before)
+            expectRefusal(result, exit: Ksqsh.Exit.pathRefused, naming: [root.symlink], in: root, before: before)
             expectUnchanged(root.symlink, before: tree)
         }
 
@@ -180,7 +180,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let result = try root.ksqsh("prepare", kernel: version)
-            expectRefusal(result, exit: LifecycleExit.pathRefused, naming: [root.buildDirectory()], in: root, before: before)
+            expectRefusal(result, exit: Ksqsh.Exit.pathRefused, naming: [root.buildDirectory()], in: root, before: before)
             expectUnchanged(elsewhere, before: target)
         }
 
@@ -194,7 +194,7 @@ extension LifecycleTests {
             try Ksqsh.squashChecked(tree, root.image())
 
             let result = try root.ksqsh("prepare", kernel: version)
-            #expect(result.exitCode == LifecycleExit.buildFailed, "\(result)")
+            #expect(result.exitCode == Ksqsh.Exit.buildFailed, "\(result)")
             let own = result.stderrLines.filter { $0.hasPrefix("ksqsh:") }
             #expect(own.count == 1, "one line of ksqsh's own: \(result)")
             #expect(result.stderrLines.last?.hasPrefix("ksqsh:") == true, "after make's output: \(result)")

@@ -59,7 +59,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let refused = try root.ksqsh("slim", kernel: version)
-            expectRefusal(refused, exit: LifecycleExit.buildIncomplete, naming: [build], in: root, before: before)
+            expectRefusal(refused, exit: Ksqsh.Exit.buildIncomplete, naming: [build], in: root, before: before)
             #expect(refused.stderrText.contains("--force"), "\(refused)")
 
             expectCompleted(try root.ksqsh("slim", kernel: version, ["--force"]))
@@ -75,7 +75,7 @@ extension LifecycleTests {
             let installed = root["lib/modules"] / ByteString(BuiltDirectory.release)
 
             let refused = try root.ksqsh("slim", kernel: version)
-            expectRefusal(refused, exit: LifecycleExit.buildIncomplete, naming: [installed], in: root, before: before)
+            expectRefusal(refused, exit: Ksqsh.Exit.buildIncomplete, naming: [installed], in: root, before: before)
             #expect(refused.stderrText.contains("modules_install"), "\(refused)")
         }
 
@@ -94,7 +94,7 @@ extension LifecycleTests {
             try FS.symlink(target: elsewhere, at: root.buildDirectory())
             let before = try root.snapshot()
             let refused = try root.ksqsh("slim", kernel: version, ["--force"])
-            expectRefusal(refused, exit: LifecycleExit.pathRefused, naming: [root.buildDirectory()], in: root, before: before)
+            expectRefusal(refused, exit: Ksqsh.Exit.pathRefused, naming: [root.buildDirectory()], in: root, before: before)
         }
     }
 }

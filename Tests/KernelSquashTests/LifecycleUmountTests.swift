@@ -35,7 +35,7 @@ extension LifecycleTests {
             // away a filesystem that is not this kernel's image: unmounting a
             // tmpfs destroys its files.
             let result = try root.ksqsh("umount", kernel: version)
-            expectRefusal(result, exit: LifecycleExit.mountPointOccupied, naming: [mountPoint], in: root, before: before)
+            expectRefusal(result, exit: Ksqsh.Exit.mountPointOccupied, naming: [mountPoint], in: root, before: before)
             #expect(root.mounts(at: mountPoint).map(\.fileSystem) == ["tmpfs"], "the tmpfs is still mounted: \(root.mounts)")
             #expect((try? FS.readFile(mountPoint / "notes")) == Array("only on this tmpfs\n".utf8), "its files are still there")
         }
@@ -68,7 +68,7 @@ extension LifecycleTests {
             let before = try root.snapshot()
 
             let busy = try root.ksqsh("umount", kernel: version)
-            expectRefusal(busy, exit: LifecycleExit.mountBusy, naming: [root.mountPoint()], in: root, before: before)
+            expectRefusal(busy, exit: Ksqsh.Exit.mountBusy, naming: [root.mountPoint()], in: root, before: before)
             #expect(busy.stderrText.contains("sleep"), "stderr names the holder's command: \(busy)")
             #expect(busy.stderrText.contains("\(holder.pid)"), "stderr names the holder's pid \(holder.pid): \(busy)")
             #expect(root.isMounted(), "a busy mount stays mounted")
@@ -127,7 +127,7 @@ extension LifecycleTests {
             try Subprocess.runChecked("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", root.mountPoint(blocked)])
 
             let mount = try root.ksqsh("mount", ["--all"])
-            #expect(mount.exitCode == LifecycleExit.mountPointOccupied, "\(mount)")
+            #expect(mount.exitCode == Ksqsh.Exit.mountPointOccupied, "\(mount)")
             #expect(mount.stderrLines.count == 1 && mount.stderrText.contains(root.mountPoint(blocked).string), "\(mount)")
             #expect(mount.stdoutText.split(separator: "\n").contains("\(fine): mounted"), "\(mount)")
             #expect(root.isMounted(fine))

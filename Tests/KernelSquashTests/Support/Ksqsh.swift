@@ -20,9 +20,17 @@ enum Ksqsh {
         static let imageCorrupt: Int32 = 41
         static let imageDiffers: Int32 = 42
         static let deleteFailed: Int32 = 50
+        static let notRoot: Int32 = 60
+        static let mountFailed: Int32 = 62
+        static let mountPointOccupied: Int32 = 63
         static let usage: Int32 = 64
+        static let mountBusy: Int32 = 65
+        static let kernelVersionUnknown: Int32 = 66
+        static let pathRefused: Int32 = 67
+        static let buildFailed: Int32 = 68
         static let internalError: Int32 = 70
         static let settingInvalid: Int32 = 71
+        static let buildIncomplete: Int32 = 72
     }
 
     /// The `ksqsh` executable built next to the test bundle.

@@ -387,14 +387,3 @@ func copyTree(_ source: ByteString, to target: ByteString) throws {
     try Subprocess.runChecked("cp", ["-a", "--", source, target], timeout: .seconds(300))
 }
 
-/// Exit statuses of the lifecycle commands (KsqshError.exitStatus).
-enum LifecycleExit {
-    static let mountFailed: Int32 = 62
-    static let mountPointOccupied: Int32 = 63
-    static let usage: Int32 = 64
-    static let mountBusy: Int32 = 65
-    static let kernelVersionUnknown: Int32 = 66
-    static let pathRefused: Int32 = 67
-    static let buildFailed: Int32 = 68
-    static let buildIncomplete: Int32 = 72
-}
