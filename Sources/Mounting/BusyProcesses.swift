@@ -12,17 +12,37 @@ public struct BusyProcess: Sendable, CustomStringConvertible {
 }
 
 public enum BusyProcesses {
-    public static func holding(_ mountPoint: FilePath) -> [BusyProcess] {
+    /// The processes using `mountPoint` (or any directory), but this one
+    /// and, with `ignoringAncestors`, those waiting for it to finish: the
+    /// make and shells that ran it from inside.
+    public static func holding(_ mountPoint: FilePath, ignoringAncestors: Bool = false) -> [BusyProcess] {
         let base = canonicalPath(mountPoint).string
+        let ignored = ignoringAncestors ? ancestors() : [getpid()]
         var found: [BusyProcess] = []
         for name in directoryNames("/proc") {
-            guard let pid = Int32(name), pid != getpid() else { continue }
+            guard let pid = Int32(name), !ignored.contains(pid) else { continue }
             if uses(pid: pid, below: base) {
                 let command = (try? readSmallFile(FilePath("/proc/\(pid)/comm")))?.trimmingNewline ?? "?"
                 found.append(BusyProcess(pid: pid, command: command))
             }
         }
         return found.sorted { $0.pid < $1.pid }
+    }
+
+    /// This process and its parent, grandparent, … up to init.
+    static func ancestors() -> Set<Int32> {
+        var chain: Set<Int32> = []
+        var pid = getpid()
+        while pid > 1, chain.insert(pid).inserted {
+            // /proc/PID/stat: "PID (COMM) STATE PPID …"; COMM may hold spaces
+            // and parentheses, so the fields are read after the last ')'.
+            guard let stat = try? readSmallFile(FilePath("/proc/\(pid)/stat"), limit: 4096),
+                let close = stat.lastIndex(of: ")"),
+                let parent = stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap({ Int32($0) })
+            else { break }
+            pid = parent
+        }
+        return chain
     }
 
     private static func uses(pid: Int32, below base: String) -> Bool {

@@ -67,6 +67,26 @@ extension LifecycleTests {
             #expect(FS.exists(build / ".config"))
         }
 
+        @Test("a process working in the build dir (a make, say) is refused (exit 65), nothing changes; a shell that runs ksqsh from inside it, as make install runs installkernel, is not")
+        func refusesWhileInUse() throws {
+            let root = try builtRoot("slim-busy")
+            defer { root.tearDown() }
+            let build = root.buildDirectory()
+            let holder = try BusyHolder(workingDirectory: build)
+            defer { holder.stop() }
+            let before = try root.snapshot()
+
+            let refused = try root.ksqsh("slim", kernel: version)
+            expectRefusal(refused, exit: Ksqsh.Exit.mountBusy, naming: [build], in: root, before: before)
+            #expect(refused.stderrText.contains("sleep (pid \(holder.pid))"), "\(refused)")
+            holder.stop()
+
+            let script: ByteString = #"cd "$1" && "$2" slim --root "$3" --kernel "$4"; exit $?"#
+            let fromInside = try Subprocess.run("/bin/sh", ["-c", script, "sh", build, try Ksqsh.binary(), root.path, version])
+            expectCompleted(fromInside, printing: ["removed "])
+            #expect(!FS.exists(build / "vmlinux"))
+        }
+
         @Test("modules built but not installed in ROOT/lib/modules/RELEASE are refused (exit 72), nothing changes")
         func refusesUninstalledModules() throws {
             let root = try builtRoot("slim-uninstalled", installModules: false)

@@ -29,6 +29,7 @@ public struct Slim {
         try checkBuildDirectory()
         if !force { try requireFinishedBuild() }
         if pretend { return try walk() }
+        try requireIdle()
         return try KernelLock.holding(layout) { try walk() }
     }
 
@@ -50,6 +51,17 @@ public struct Slim {
         }
         guard isRegularFile(path.appending(".config")) else {
             throw KsqshError(.buildIncomplete, path: path, "has no .config: nothing was built here to slim")
+        }
+    }
+
+    /// No make (or anything else) working in the build dir: slim would pull
+    /// files from under it. Those waiting for ksqsh are not working there:
+    /// `make install` runs installkernel, whose plugin runs ksqsh, from it.
+    private func requireIdle() throws {
+        let busy = BusyProcesses.holding(layout.buildDirectory, ignoringAncestors: true)
+        guard busy.isEmpty else {
+            let names = busy.prefix(5).map(\.description).joined(separator: ", ")
+            throw KsqshError(.mountBusy, path: layout.buildDirectory, "is in use by \(names); slim it once they are done")
         }
     }
 
