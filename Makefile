@@ -96,13 +96,13 @@ DEBIAN_PACKAGES := \
 	libsquashfs-dev liblzma-dev zlib1g-dev libzstd-dev libmount-dev pkg-config \
 	squashfs-tools squashfs-tools-ng shellcheck tar git xz-utils zstd bzip2 \
 	linux-source-6.12 bc flex bison libelf-dev libssl-dev make gcc time \
-	python3 python3-venv pax-utils
+	python3 python3-venv pax-utils strace
 
 # The same for Gentoo; pkgconf is in every stage3 but SwiftPM needs it.
 GENTOO_PACKAGES := \
 	sys-fs/squashfs-tools-ng sys-fs/squashfs-tools app-arch/xz-utils sys-libs/zlib app-arch/zstd \
 	sys-apps/util-linux dev-util/shellcheck virtual/pkgconfig app-arch/tar dev-vcs/git app-arch/bzip2 \
-	sys-devel/bc sys-devel/flex sys-devel/bison virtual/libelf dev-libs/openssl
+	sys-devel/bc sys-devel/flex sys-devel/bison virtual/libelf dev-libs/openssl dev-debug/strace
 
 # Each recipe is one bash script: `set -euo pipefail` semantics throughout,
 # and multi-line logic without backslash soup.

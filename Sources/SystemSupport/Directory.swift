@@ -43,13 +43,16 @@ extension Array where Element == UInt8 {
     package var cString: [CChar] { map { CChar(bitPattern: $0) } + [0] }
 }
 
-/// mkdir -p with mode 0755.
+/// mkdir -p with mode 0755. Each directory made is synced into its
+/// parent before the next is made in it: a file written inside later, and
+/// synced with its directory, then survives a power cut with its path.
 package func makeDirectories(_ path: FilePath) throws {
     if isDirectory(path, followingSymlinks: true) { return }
     let parent = path.removingLastComponent()
     if parent != path && !parent.isEmpty { try makeDirectories(parent) }
     do {
         try path.makeDirectory()
+        syncDirectory(of: path)
     } catch {
         guard error == .fileExists else { throw KsqshError(.writeFailed, path: path, "cannot create directory", errno: error) }
     }
