@@ -134,6 +134,7 @@ enum BuiltDirectory {
         ("arch/x86/boot/bzImage", false), ("arch/x86/kernel/head_64.o", false),
         ("arch/x86/include/generated/asm/syscalls_64.h", true), ("arch/x86/include/generated/uapi/asm/unistd_64.h", true),
         ("include/config/auto.conf", true), ("include/config/auto.conf.cmd", true), ("include/config/kernel.release", true),
+        ("include/config/rustc_cfg", true), ("include/config/MODULES", false), ("include/config/X86_64", false),
         ("include/generated/autoconf.h", true), ("include/generated/.compile.h.cmd", false),
         ("scripts/basic/fixdep", true), ("scripts/basic/.fixdep.cmd", false), ("scripts/mod/modpost", true),
         ("scripts/mod/modpost.o", false), ("scripts/mod/.modpost.o.d", false), ("scripts/module.lds", true),
