@@ -66,5 +66,6 @@ struct SyscallTrace {
     static let syncs: Set<String> = ["fsync", "fdatasync"]
     static let directoryCreations: Set<String> = ["mkdir", "mkdirat"]
     static let renames: Set<String> = ["rename", "renameat", "renameat2"]
+    static let links: Set<String> = ["link", "linkat"]
     static let removals: Set<String> = ["unlink", "unlinkat", "rmdir"]
 }
