@@ -16,8 +16,12 @@ struct CrashOrderTests {
     static let traced = "trace=mkdir,mkdirat,rename,renameat,renameat2,link,linkat,fsync,fdatasync,unlink,unlinkat,rmdir"
 
     /// Runs ksqsh under strace and returns the trace, requiring success.
-    private func trace(_ arguments: [ByteString], into file: ByteString, timeout: Duration = .seconds(120)) throws -> DurabilityCheck {
-        let result = try Subprocess.run("strace", ["-f", "-y", "-qq", "-o", file, "-e", ByteString(Self.traced), try Ksqsh.binary()] + arguments, timeout: timeout)
+    private func trace(
+        _ arguments: [ByteString], into file: ByteString, environment: [String: String?] = [:], timeout: Duration = .seconds(120)
+    ) throws -> DurabilityCheck {
+        let result = try Subprocess.run(
+            "strace", ["-f", "-y", "-qq", "-o", file, "-e", ByteString(Self.traced), try Ksqsh.binary()] + arguments,
+            environment: environment, timeout: timeout)
         expectCompleted(result)
         return DurabilityCheck(trace: SyscallTrace(try FS.readFile(file)))
     }
@@ -37,18 +41,76 @@ struct CrashOrderTests {
         return problems.isEmpty
     }
 
+    /// Expects every name made, renamed or removed to lie in `allowed`,
+    /// and returns whether it did.
+    private func expectConfined(_ check: DurabilityCheck, to allowed: [ByteString], sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        let outside = check.changes(outside: allowed.map(\.string))
+        #expect(outside.isEmpty, "changed outside \(allowed):\n\(outside.map(\.line).joined(separator: "\n"))", sourceLocation: sourceLocation)
+        return outside.isEmpty
+    }
+
+    /// A build dir with a marked `.config` and an object, as clean and postrm find it.
+    private func rootWithBuildDirectory(_ label: String) throws -> LifecycleRoot {
+        let root = try LifecycleRoot(label)
+        try root.write(root.buildDirectory() / ".config", KernelConfig.withMarker("durable"))
+        try root.write(root.buildDirectory() / "kernel/fork.o", [1])
+        return root
+    }
+
     @Test("clean on a root without etc/: the saved .config, its name and the directories made for it, before the build dir's first unlink")
     func clean() throws {
-        let root = try LifecycleRoot("crash-order-clean")
+        let root = try rootWithBuildDirectory("crash-order-clean")
         defer { root.tearDown() }
         let build = root.buildDirectory()
-        try root.write(build / ".config", KernelConfig.withMarker("durable"))
-        try root.write(build / "kernel/fork.o", [1])
 
         let check = try trace(["clean", "--root", root.path, "--kernel", LifecycleRoot.version], into: root["strace.out"])
         #expect(KernelConfig.localVersion(of: root.savedConfig()) == "-durable")
         let held = expectDurable(root.savedConfig(), beforeRemovingIn: build, in: check)
-        print("reliability-summary\tcrash order: clean\t1\t\(held ? 1 : 0)\tsaved .config durable before the build dir's first unlink")
+        let confined = expectConfined(check, to: [build, root["etc"], root["run/lock"]])
+        print("reliability-summary\tcrash order: clean\t2\t\((held ? 1 : 0) + (confined ? 1 : 0))\tsaved .config durable before the build dir's first unlink; nothing else touched")
+    }
+
+    @Test("post_pkg_postrm (unmerge): the same order through the hook, with portage's variables")
+    func unmergeHook() throws {
+        let root = try rootWithBuildDirectory("crash-order-postrm")
+        defer { root.tearDown() }
+        let build = root.buildDirectory()
+        let environment: [String: String?] = [
+            "ROOT": root.path.string + "/", "EROOT": root.path.string + "/", "KV_FULL": LifecycleRoot.version.string,
+            "PN": "gentoo-sources", "PVR": "6.12.10", "KSQSH_CONFIG": root["etc/ksqsh.conf"].string,
+        ]
+        let result = try Subprocess.run(
+            "strace", ["-f", "-y", "-qq", "-o", root["strace.out"], "-e", ByteString(Self.traced), try Ksqsh.binary(), "hook", "--interface", "1", "post_pkg_postrm"],
+            environment: environment, timeout: .seconds(120))
+        expectCompleted(result)
+        let check = DurabilityCheck(trace: SyscallTrace(try FS.readFile(root["strace.out"])))
+        #expect(!FS.exists(build) && KernelConfig.localVersion(of: root.savedConfig()) == "-durable")
+        let held = expectDurable(root.savedConfig(), beforeRemovingIn: build, in: check)
+        let confined = expectConfined(check, to: [build, root["etc"], root["run/lock"]])
+        print("reliability-summary\tcrash order: post_pkg_postrm\t2\t\((held ? 1 : 0) + (confined ? 1 : 0))\tsaved .config durable before the build dir's first unlink; nothing else touched")
+    }
+
+    @Test("installkernel: the saved .config is durable when ksqsh exits (eclean-kernel may delete the build dir next); slim never touches .config")
+    func installkernelAndSlim() throws {
+        let root = try LifecycleRoot("crash-order-installkernel")
+        defer { root.tearDown() }
+        try BuiltDirectory.make(in: root)
+        let build = root.buildDirectory()
+        let environment: [String: String?] = ["KSQSH_CONFIG": root["etc/ksqsh.conf"].string, "KSQSH_SLIM": "yes"]
+        let result = try Subprocess.run(
+            "strace", ["-f", "-y", "-qq", "-o", root["strace.out"], "-e", ByteString(Self.traced), try Ksqsh.binary(),
+                       "installkernel", "--root", root.path, ByteString(BuiltDirectory.release), "/boot/vmlinuz"],
+            environment: environment, timeout: .seconds(120))
+        expectCompleted(result, printing: ["saved as", "removed "])
+        let check = DurabilityCheck(trace: SyscallTrace(try FS.readFile(root["strace.out"])))
+        let problems = check.problems(of: root.savedConfig().string)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        let config = (build / ".config").string
+        let touchingConfig = check.trace.calls.filter { $0.paths.contains(config) }
+        #expect(touchingConfig.isEmpty, "slim touched .config: \(touchingConfig)")
+        let confined = expectConfined(check, to: [build, root["etc"], root["run/lock"]])
+        let passed = (problems.isEmpty ? 1 : 0) + (touchingConfig.isEmpty ? 1 : 0) + (confined ? 1 : 0)
+        print("reliability-summary\tcrash order: installkernel + slim\t3\t\(passed)\tsaved .config durable at exit; slim never touches .config; nothing else touched")
     }
 
     @Test("squash --delete-source: the verified image (an O_TMPFILE linked into place) and its name, before the first unlink in the tree")
@@ -63,7 +125,8 @@ struct CrashOrderTests {
         let check = try trace(["squash", tree, image, "--verify", "--delete-source", "--quiet"], into: scratch["strace.out"])
         #expect(!FS.exists(tree / "d0"))
         let held = expectDurable(image, beforeRemovingIn: tree, in: check)
-        print("reliability-summary\tcrash order: squash --delete-source\t1\t\(held ? 1 : 0)\timage content and name durable before the tree's first unlink")
+        let confined = expectConfined(check, to: [tree, scratch["images"]])
+        print("reliability-summary\tcrash order: squash --delete-source\t2\t\((held ? 1 : 0) + (confined ? 1 : 0))\timage content and name durable before the tree's first unlink; nothing else touched")
     }
 
     @Test(
@@ -78,11 +141,18 @@ struct CrashOrderTests {
         try FS.writeFile(tree / ".config", KernelConfig.withMarker("adopted"))
         try kernelMake(tree, "olddefconfig")
 
-        let check = try trace(["adopt", "--root", root.path, "--kernel", LifecycleRoot.version, "--mrproper", "--quiet"], into: root["strace.out"], timeout: .seconds(300))
+        // The compiler's temporaries (the kernel's make builds its host programs) go to a TMPDIR of their own.
+        let temporary = root["tmp"]
+        try FS.mkdirs(temporary)
+        let check = try trace(
+            ["adopt", "--root", root.path, "--kernel", LifecycleRoot.version, "--mrproper", "--quiet"], into: root["strace.out"],
+            environment: ["TMPDIR": temporary.string], timeout: .seconds(300))
         #expect(root.isMounted(), "adopted: the tree dir is the image's mount")
         let configHeld = expectDurable(root.savedConfig(), beforeRemovingIn: tree, in: check)
         let imageNamed = try #require(check.naming(of: root.image().string), "the image is linked into place")
         let imageHeld = expectDurable(root.image(), beforeRemovingIn: tree, after: imageNamed.index, in: check)
-        print("reliability-summary\tcrash order: adopt --mrproper\t2\t\((configHeld ? 1 : 0) + (imageHeld ? 1 : 0))\tsaved .config before mrproper, image before emptying the tree")
+        let confined = expectConfined(check, to: [root.sources, root["etc"], root["run/lock"], temporary])
+        let passed = (configHeld ? 1 : 0) + (imageHeld ? 1 : 0) + (confined ? 1 : 0)
+        print("reliability-summary\tcrash order: adopt --mrproper\t3\t\(passed)\tsaved .config before mrproper, image before emptying the tree; nothing outside usr/src, etc")
     }
 }

@@ -8,12 +8,14 @@ struct DurabilityCheck {
     let trace: SyscallTrace
 
     /// What of the file `path` is not yet durable when the call at `limit`
-    /// runs; empty when a power cut from then on keeps it.
-    func problems(of path: String, before limit: Int) -> [String] {
+    /// runs (nil: when the traced process ends); empty when a power cut from
+    /// then on keeps it.
+    func problems(of path: String, before limit: Int? = nil) -> [String] {
+        let limit = limit ?? trace.calls.count
         let calls = trace.calls.prefix(limit)
         let namings = SyscallTrace.renames.union(SyscallTrace.links)
         guard let naming = calls.last(where: { namings.contains($0.name) && $0.paths.last == path }) else {
-            return ["\(path) got no name by a rename or link before `\(trace.calls[limit])`"]
+            return ["\(path) got no name by a rename or link before \(describe(limit))"]
         }
         var problems: [String] = []
         let source = naming.paths.first ?? ""
@@ -52,6 +54,24 @@ struct DurabilityCheck {
     private func nameProblems(_ path: String, madeBy call: SyscallTrace.Call, before limit: Int) -> [String] {
         let parent = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
         let synced = trace.calls[(call.index + 1)..<limit].contains { SyscallTrace.syncs.contains($0.name) && $0.paths == [parent] }
-        return synced ? [] : ["\(path): its name is not synced (fsync of \(parent)) between `\(call)` and `\(trace.calls[limit])`"]
+        return synced ? [] : ["\(path): its name is not synced (fsync of \(parent)) between `\(call)` and \(describe(limit))"]
+    }
+
+    private func describe(_ limit: Int) -> String {
+        limit < trace.calls.count ? "`\(trace.calls[limit])`" : "the end of the run"
+    }
+
+    /// The calls that make, rename, link or remove a name outside
+    /// `allowed` (directories, with everything below them): what ksqsh
+    /// touched that it had no business touching.
+    func changes(outside allowed: [String]) -> [SyscallTrace.Call] {
+        let changing = SyscallTrace.directoryCreations.union(SyscallTrace.renames).union(SyscallTrace.links).union(SyscallTrace.removals)
+        return trace.calls.filter { call in
+            guard changing.contains(call.name) else { return false }
+            // A link's or rename's source is read, not changed: only its last path counts,
+            // unless it is a rename, whose source name goes away too.
+            let touched = SyscallTrace.links.contains(call.name) ? Array(call.paths.suffix(1)) : call.paths
+            return touched.contains { path in !allowed.contains { path == $0 || path.hasPrefix($0 + "/") } }
+        }
     }
 }
