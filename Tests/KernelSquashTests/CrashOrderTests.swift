@@ -13,7 +13,7 @@ import Testing
     .enabled(if: Subprocess.isInstalled("strace"), "needs strace (make deps installs it)")
 )
 struct CrashOrderTests {
-    static let traced = "trace=mkdir,mkdirat,rename,renameat,renameat2,link,linkat,fsync,fdatasync,unlink,unlinkat,rmdir"
+    static let traced = "trace=mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,fsync,fdatasync,unlink,unlinkat,rmdir"
 
     /// Runs ksqsh under strace and returns the trace, requiring success.
     private func trace(
@@ -104,6 +104,23 @@ struct CrashOrderTests {
         let confined = expectConfined(check, to: [build, root["etc"], root["run/lock"]])
         let passed = (problems.isEmpty ? 1 : 0) + (touchingConfig.isEmpty ? 1 : 0) + (confined ? 1 : 0)
         print("reliability-summary\tcrash order: installkernel + slim\t3\t\(passed)\tsaved .config durable at exit; slim never touches .config; nothing else touched")
+    }
+
+    @Test("hooks install: every file it writes, the unit's enabling link too, is durable when it exits, and nothing outside etc/ changes")
+    func hooksInstall() throws {
+        let root = try TemporaryDirectory("crash-order-hooks")
+        defer { root.remove() }
+        let check = try trace(["hooks", "install", "--root", root.path, "--init", "both", "--helper", "/usr/local/bin/ksqsh"], into: root["strace.out"])
+        let written = ["etc/portage/env/sys-kernel/gentoo-sources", "etc/kernel/postinst.d/90-ksqsh", "etc/local.d/ksqsh.start", "etc/local.d/ksqsh.stop",
+                       "etc/systemd/system/ksqsh-mount.service", "etc/systemd/system/local-fs.target.wants/ksqsh-mount.service"].map { root[ByteString($0)].string }
+        var held = 0
+        for path in written {
+            let problems = check.problems(of: path)
+            #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+            held += problems.isEmpty ? 1 : 0
+        }
+        let confined = expectConfined(check, to: [root["etc"]])
+        print("reliability-summary\tcrash order: hooks install\t\(written.count + 1)\t\(held + (confined ? 1 : 0))\tevery file and the enabling link durable at exit; nothing outside etc/")
     }
 
     @Test("squash --delete-source: the verified image (an O_TMPFILE linked into place) and its name, before the first unlink in the tree")

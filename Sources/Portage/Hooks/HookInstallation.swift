@@ -107,6 +107,8 @@ public struct HookInstallation: Sendable {
                 } catch {
                     throw KsqshError(.writeFailed, path: link, "cannot enable the unit", errno: error)
                 }
+                // Like the files above, enabled for good only once its directory is synced.
+                syncDirectory(of: link)
             }
             written.append(link)
         }

@@ -13,14 +13,15 @@ struct DurabilityCheck {
     func problems(of path: String, before limit: Int? = nil) -> [String] {
         let limit = limit ?? trace.calls.count
         let calls = trace.calls.prefix(limit)
-        let namings = SyscallTrace.renames.union(SyscallTrace.links)
-        guard let naming = calls.last(where: { namings.contains($0.name) && $0.paths.last == path }) else {
+        guard let naming = calls.last(where: { Self.namings.contains($0.name) && $0.paths.last == path }) else {
             return ["\(path) got no name by a rename or link before \(describe(limit))"]
         }
         var problems: [String] = []
         let source = naming.paths.first ?? ""
         let contentSynced: Bool
-        if source.hasPrefix("/proc/self/fd/") {
+        if SyscallTrace.symlinks.contains(naming.name) {
+            contentSynced = true
+        } else if source.hasPrefix("/proc/self/fd/") {
             // An O_TMPFILE linked into place: its descriptor's fsync.
             let descriptor = source.dropFirst("/proc/self/fd/".count)
             contentSynced = calls.prefix(naming.index).contains { call in
@@ -45,10 +46,12 @@ struct DurabilityCheck {
         }
     }
 
+    /// The calls that give a file its name.
+    static let namings = SyscallTrace.renames.union(SyscallTrace.links).union(SyscallTrace.symlinks)
+
     /// The call that gave `path` its name last before `limit`.
     func naming(of path: String, before limit: Int? = nil) -> SyscallTrace.Call? {
-        let namings = SyscallTrace.renames.union(SyscallTrace.links)
-        return trace.calls.prefix(limit ?? trace.calls.count).last { namings.contains($0.name) && $0.paths.last == path }
+        trace.calls.prefix(limit ?? trace.calls.count).last { Self.namings.contains($0.name) && $0.paths.last == path }
     }
 
     private func nameProblems(_ path: String, madeBy call: SyscallTrace.Call, before limit: Int) -> [String] {
@@ -65,12 +68,12 @@ struct DurabilityCheck {
     /// `allowed` (directories, with everything below them): what ksqsh
     /// touched that it had no business touching.
     func changes(outside allowed: [String]) -> [SyscallTrace.Call] {
-        let changing = SyscallTrace.directoryCreations.union(SyscallTrace.renames).union(SyscallTrace.links).union(SyscallTrace.removals)
+        let changing = SyscallTrace.directoryCreations.union(Self.namings).union(SyscallTrace.removals)
         return trace.calls.filter { call in
             guard changing.contains(call.name) else { return false }
             // A link's or rename's source is read, not changed: only its last path counts,
             // unless it is a rename, whose source name goes away too.
-            let touched = SyscallTrace.links.contains(call.name) ? Array(call.paths.suffix(1)) : call.paths
+            let touched = SyscallTrace.renames.contains(call.name) ? call.paths : Array(call.paths.suffix(1))
             return touched.contains { path in !allowed.contains { path == $0 || path.hasPrefix($0 + "/") } }
         }
     }

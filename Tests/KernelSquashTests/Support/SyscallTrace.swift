@@ -67,5 +67,7 @@ struct SyscallTrace {
     static let directoryCreations: Set<String> = ["mkdir", "mkdirat"]
     static let renames: Set<String> = ["rename", "renameat", "renameat2"]
     static let links: Set<String> = ["link", "linkat"]
+    /// A symlink's "content" is its target text, written with its name.
+    static let symlinks: Set<String> = ["symlink", "symlinkat"]
     static let removals: Set<String> = ["unlink", "unlinkat", "rmdir"]
 }
