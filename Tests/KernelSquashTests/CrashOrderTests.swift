@@ -57,33 +57,36 @@ struct CrashOrderTests {
         return root
     }
 
+    /// What clean and the unmerge hook both owe: the build dir gone, its
+    /// marked `.config` saved and durable before the build dir's first
+    /// unlink, nothing touched outside the build dir, etc/ and the lock.
+    private func expectSavedBeforeRemoval(_ root: LifecycleRoot, in check: DurabilityCheck, scenario: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let build = root.buildDirectory()
+        #expect(!FS.exists(build) && KernelConfig.localVersion(of: root.savedConfig()) == "-durable", sourceLocation: sourceLocation)
+        let held = expectDurable(root.savedConfig(), beforeRemovingIn: build, in: check, sourceLocation: sourceLocation)
+        let confined = expectConfined(check, to: [build, root["etc"], root["run/lock"]], sourceLocation: sourceLocation)
+        print("reliability-summary\tcrash order: \(scenario)\t2\t\((held ? 1 : 0) + (confined ? 1 : 0))\tsaved .config durable before the build dir's first unlink; nothing else touched")
+    }
+
     @Test("clean on a root without etc/: the saved .config, its name and the directories made for it, before the build dir's first unlink")
     func clean() throws {
         let root = try rootWithBuildDirectory("crash-order-clean")
         defer { root.tearDown() }
-        let build = root.buildDirectory()
 
         let check = try trace(["clean", "--root", root.path, "--kernel", LifecycleRoot.version], into: root["strace.out"])
-        #expect(KernelConfig.localVersion(of: root.savedConfig()) == "-durable")
-        let held = expectDurable(root.savedConfig(), beforeRemovingIn: build, in: check)
-        let confined = expectConfined(check, to: [build, root["etc"], root["run/lock"]])
-        print("reliability-summary\tcrash order: clean\t2\t\((held ? 1 : 0) + (confined ? 1 : 0))\tsaved .config durable before the build dir's first unlink; nothing else touched")
+        expectSavedBeforeRemoval(root, in: check, scenario: "clean")
     }
 
     @Test("post_pkg_postrm (unmerge): the same order through the hook, with portage's variables")
     func unmergeHook() throws {
         let root = try rootWithBuildDirectory("crash-order-postrm")
         defer { root.tearDown() }
-        let build = root.buildDirectory()
         let environment: [String: String?] = [
             "ROOT": root.path.string + "/", "EROOT": root.path.string + "/", "KV_FULL": LifecycleRoot.version.string,
             "PN": "gentoo-sources", "PVR": "6.12.10", "KSQSH_CONFIG": root["etc/ksqsh.conf"].string,
         ]
         let check = try trace(["hook", "--interface", "1", "post_pkg_postrm"], into: root["strace.out"], environment: environment)
-        #expect(!FS.exists(build) && KernelConfig.localVersion(of: root.savedConfig()) == "-durable")
-        let held = expectDurable(root.savedConfig(), beforeRemovingIn: build, in: check)
-        let confined = expectConfined(check, to: [build, root["etc"], root["run/lock"]])
-        print("reliability-summary\tcrash order: post_pkg_postrm\t2\t\((held ? 1 : 0) + (confined ? 1 : 0))\tsaved .config durable before the build dir's first unlink; nothing else touched")
+        expectSavedBeforeRemoval(root, in: check, scenario: "post_pkg_postrm")
     }
 
     @Test("installkernel: the saved .config is durable when ksqsh exits (eclean-kernel may delete the build dir next); slim never touches .config")

@@ -17,11 +17,6 @@ public struct DiskUsage: Sendable, Equatable {
         bytes += UInt64(max(0, info.blocksAllocated)) * 512
         inodes += 1
     }
-
-    static func += (lhs: inout DiskUsage, rhs: DiskUsage) {
-        lhs.bytes += rhs.bytes
-        lhs.inodes += rhs.inodes
-    }
 }
 
 /// One pass over a build dir that applies `SlimSelection`: measures what is
@@ -55,8 +50,9 @@ struct SlimWalk {
         var empty = true
         var changed = false
         for name in try names(in: descriptor, path: path) {
-            let child = path.appending(String(decoding: name, as: UTF8.self))
-            let childRelative = relative + [String(decoding: name, as: UTF8.self)]
+            let text = String(decoding: name, as: UTF8.self)
+            let child = path.appending(text)
+            let childRelative = relative + [text]
             guard let info = try? Stat(name.cString, relativeTo: descriptor, flags: .symlinkNoFollow) else { continue }
             before.add(info)
             let goes: Bool

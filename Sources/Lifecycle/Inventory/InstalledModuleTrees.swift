@@ -29,9 +29,13 @@ struct InstalledModuleTrees {
     /// for ROOT ≠ / is not where this process finds it.
     func releases(buildingIn directory: FilePath) -> [String] {
         guard let name = directory.lastComponent?.string else { return [] }
-        return trees.filter { tree in
-            let target = FilePath(tree.buildLink)
-            return target.lastComponent?.string == name && target.removingLastComponent().ends(with: "usr/src")
-        }.map(\.release)
+        return trees.filter { Self.sourcesEntry(namedBy: $0.buildLink) == name }.map(\.release)
+    }
+
+    /// The name in usr/src that a build link names (`…/usr/src/build-KV`
+    /// gives `build-KV`); nil for a link elsewhere.
+    static func sourcesEntry(namedBy link: String) -> String? {
+        let target = FilePath(link)
+        return target.removingLastComponent().ends(with: "usr/src") ? target.lastComponent?.string : nil
     }
 }

@@ -96,14 +96,8 @@ public struct Clean {
     /// Deletion is confined to EROOT/usr/src and to the expected names: the
     /// build dir must be a real directory directly inside it.
     private func checkPaths() throws {
-        let sources = canonicalPath(layout.sourcesDirectory)
         if let info = try? layout.buildDirectory.stat(followTargetSymlink: false) {
-            guard info.type == .directory else {
-                throw KsqshError(.pathRefused, path: layout.buildDirectory, "is a symlink or file, not a build dir; refusing to clean through it")
-            }
-            guard canonicalPath(layout.buildDirectory).removingLastComponent() == sources else {
-                throw KsqshError(.pathRefused, path: layout.buildDirectory, "resolves outside \(sources); refusing to delete it")
-            }
+            try BuildDirectoryState.requireReal(layout, info, refusing: "clean")
         }
     }
 

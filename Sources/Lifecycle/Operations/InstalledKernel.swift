@@ -47,17 +47,15 @@ public struct InstalledKernel {
     /// `make modules_install` links it; for a kernel without modules,
     /// the build dir whose `include/config/kernel.release` is RELEASE.
     func buildLayout() -> KernelLayout? {
-        let link = eroot.appending("lib/modules/\(release)/build").symbolicLinkTarget.map { FilePath($0) }
-        if let link, let name = link.lastComponent?.string, name.hasPrefix("build-"), link.removingLastComponent().ends(with: "usr/src"),
-            let version = KernelVersion(String(name.dropFirst("build-".count)))
-        {
+        if let link = eroot.appending("lib/modules/\(release)/build").symbolicLinkTarget {
+            guard let name = InstalledModuleTrees.sourcesEntry(namedBy: link), name.hasPrefix("build-"),
+                let version = KernelVersion(String(name.dropFirst("build-".count)))
+            else { return nil }
             let layout = KernelLayout(eroot: eroot, version: version)
             return isRegularFile(layout.buildDirectory.appending(".config")) ? layout : nil
         }
-        guard link == nil else { return nil }
         return KernelInventory(eroot: eroot).buildDirectories.sorted().lazy.map { KernelLayout(eroot: eroot, version: $0) }.first { layout in
-            let built = try? readSmallFile(layout.buildDirectory.appending("include/config/kernel.release"), limit: 4096)
-            return built?.trimmingWhitespace == release.text && isRegularFile(layout.buildDirectory.appending(".config"))
+            BuildDirectoryState.release(of: layout.buildDirectory) == release.text && isRegularFile(layout.buildDirectory.appending(".config"))
         }
     }
 }
