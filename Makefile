@@ -21,6 +21,10 @@
 #   make bench-quick     the same on drivers/net only (~20 s per tool)
 #   make bench-cold      only bench's cold reads (make defconfig/modules_prepare
 #                        from the tree and loop-mounted images; root)
+#   make bench-reuse     upgrades: squash with --reuse of the previous image vs from
+#                        scratch vs mksquashfs (point release, 0.5 % scattered, 6.1 → 6.12)
+#   make bench-emerge    the whole emerge of the kernel tree under real portage,
+#                        with ksqsh and without, fresh and as an upgrade (root)
 #   make setup           deps + build + install + squash a kernel tree as a demo
 #   make kernel-tree     unpack Debian's kernel source once into $(KSQSH_CACHE)
 #   make fuzz            libFuzzer on the image-reading path for $(FUZZ_SECONDS) s (not part of `make test`)
@@ -114,7 +118,7 @@ SHELL       := /bin/bash
 # its prerequisites running left to right (deps before kernel-tree).
 .NOTPARALLEL:
 
-.PHONY: all build bench-tool bench-check man completions install uninstall install-check init-check deps system-deps venv dist test test-portage reliability bench bench-quick bench-cold kernel-tree setup clean
+.PHONY: all build bench-tool bench-check man completions install uninstall install-check init-check deps system-deps venv dist test test-portage reliability bench bench-quick bench-cold bench-reuse bench-emerge kernel-tree setup clean
 
 all: build
 
@@ -308,6 +312,17 @@ bench-quick: build bench-tool kernel-tree
 # missing or (ksqsh's) older than the ksqsh binary.
 bench-cold: build bench-tool kernel-tree
 	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" --cold-only $(BENCH_ARGS)
+
+# Upgrades: squash with --reuse of the previous image vs from scratch vs
+# mksquashfs (the 6.1 → 6.12 row needs linux-source-6.1 installed).
+bench-reuse: build bench-tool kernel-tree
+	$(KSQSH_BENCH) --source "$(KERNEL_TREE)" --reuse-only $(BENCH_ARGS)
+
+# What a user waits for: the whole emerge of the full kernel tree under
+# real portage, with ksqsh's hooks and without, fresh and as an upgrade.
+# A benchmark kept beside the real-portage tests, whose machine it uses.
+bench-emerge: build kernel-tree
+	KSQSH_BENCH_EMERGE=1 $(SWIFT) test --filter EmergeTimingBench
 
 kernel-tree: $(KERNEL_MARKER)
 

@@ -36,6 +36,12 @@ struct SquashCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Store files in this order first: lines of 'PATH PRIORITY' as for mksquashfs -sort; higher first.", valueName: "file"))
     var sortFile: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Copy compressed blocks from this earlier image (or the *.sqfs images in this directory) where it holds the same bytes; the image is the same as without. Repeatable.",
+            valueName: "image"))
+    var reuse: [String] = []
+
     @Flag(help: "Record the files' owners instead of root:root.")
     var keepOwner = false
 
@@ -65,6 +71,7 @@ struct SquashCommand: ParsableCommand {
         squash.options.jobs = jobs
         squash.options.keepOwner = keepOwner
         squash.options.layout = layout
+        squash.options.reuse = reuse.map(CommandLinePath.filePath)
         if let sortFile {
             squash.options.sortFile = try reportingErrors { try SortFile(contentsOf: FilePath(sortFile)) }
         }
@@ -74,8 +81,9 @@ struct SquashCommand: ParsableCommand {
         squash.quiet = quiet
 
         let result = try reportingErrors { try squash.run() }
-        guard !quiet else { return }
         let summary = result.summary
+        for problem in summary.reuse?.problems ?? [] { writeToStandardErrorLine("ksqsh: warning: \(problem)") }
+        guard !quiet else { return }
         if result.resumedDeletion {
             print("\(image): finished the interrupted deletion of \(source): its \(summary.entries) remaining entries were in the image, unchanged, and are deleted")
             return
@@ -84,6 +92,7 @@ struct SquashCommand: ParsableCommand {
         if summary.inputBytes > 0 {
             line += String(cFormat: " (%.1f%%)", Double(summary.imageBytes) * 100 / Double(summary.inputBytes))
         }
+        if let reuse = summary.reuse { line += ", " + reuse.summary }
         if result.verified != nil { line += ", verified" }
         if deleteSource { line += ", source emptied" }
         line += String(cFormat: ", %.1f s", result.seconds)

@@ -19,11 +19,13 @@ struct PhasePlanTests {
 
     private let layout = KernelLayout(eroot: "/", version: KernelVersion("6.12.10-gentoo")!)
 
-    @Test("pre_src_install squashes S next to itself, where kernel-2 picks it up")
+    @Test("pre_src_install squashes S next to itself, where kernel-2 picks it up, reusing the package's newest installed image")
     func squashBesideSources() throws {
         let work = "/var/tmp/portage/sys-kernel/gentoo-sources-6.12.10/work"
         #expect(PhasePlan.actions(for: .preSrcInstall, in: try environment()) == [
-            .squashSources(tree: FilePath(work + "/linux-6.12.10-gentoo"), image: FilePath(work + "/linux-6.12.10-gentoo.sqfs"))
+            .squashSources(
+                tree: FilePath(work + "/linux-6.12.10-gentoo"), image: FilePath(work + "/linux-6.12.10-gentoo.sqfs"),
+                reusing: PreviousImages(sourcesDirectory: "/usr/src", packageName: "gentoo-sources"))
         ])
     }
 

@@ -30,6 +30,7 @@ struct RealPortageTests {
         PortageExpectations.mounted(machine, ten)
         PortageExpectations.configured(machine, ten)
         PortageExpectations.symlink(machine, "build-" + ten)
+        #expect(!fresh.hookOutput("pre_src_install").contains { $0.contains("reused") }, "nothing was installed to reuse:\n\(fresh)")
         let makefile = try FS.lstat(root.mountPoint(ten) / "Makefile")
         #expect(makefile.st_uid == 0 && makefile.st_gid == 0, "the image records \(makefile.st_uid):\(makefile.st_gid), not root:root")
 
@@ -51,6 +52,8 @@ struct RealPortageTests {
         PortageExpectations.installed(machine, "6.12.10")
         PortageExpectations.mounted(machine, ten)
         PortageExpectations.configured(machine, ten, mark: "ten")
+        // The squash reused the installed image's blocks (the same sources: all of them).
+        Self.expectReused(again, from: root.image(ten))
 
         // -r1: another SLOT, installed beside; its config comes from 6.12.10's.
         let bump = try await machine.install("6.12.10-r1").requireSuccess()
@@ -62,8 +65,10 @@ struct RealPortageTests {
         PortageExpectations.symlink(machine, "build-" + revision)
         try KernelConfig.mark(root.buildDirectory(revision) / ".config", "revision")
 
-        // A new version beside both, configured from the newest config.
-        try await machine.install("6.12.11").requireSuccess()
+        // A new version beside both, configured from the newest config; its
+        // squash reuses the newest installed version's image.
+        let upgrade = try await machine.install("6.12.11").requireSuccess()
+        Self.expectReused(upgrade, from: root.image(revision))
         PortageExpectations.installed(machine, "6.12.11")
         PortageExpectations.mounted(machine, eleven)
         PortageExpectations.configured(machine, eleven, mark: "revision")
@@ -86,5 +91,12 @@ struct RealPortageTests {
         PortageExpectations.removed(machine, "6.12.10-r1", mark: "revision")
         PortageExpectations.symlink(machine, nil)
         PortageExpectations.nothingStray(machine, usrSrc: [], mounted: [])
+    }
+
+    /// pre_src_install said it reused blocks of `image`, and how many.
+    private static func expectReused(_ run: PortageRun, from image: ByteString, sourceLocation: SourceLocation = #_sourceLocation) {
+        let line = run.hookOutput("pre_src_install").first { $0.contains(".sqfs:") }.map(String.init) ?? ""
+        let reusedSome = line.contains("(reused ") && !line.contains("(reused 0 of") && line.contains(" from \(image.string))")
+        #expect(reusedSome, "pre_src_install did not say it reused blocks of \(image): '\(line)'\n\(run)", sourceLocation: sourceLocation)
     }
 }

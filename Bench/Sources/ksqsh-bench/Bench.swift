@@ -67,6 +67,14 @@ struct Bench: ParsableCommand {
 
         let source = try resolveSource(options, logDirectory: scratch.path)
         if options.coldOnly { return try runColdOnly(options, source: source, tools: tools, jobs: jobs, scratch: scratch) }
+        if options.reuseOnly {
+            let failures = try ReuseBench(
+                tree: source, tools: tools, jobs: jobs, runs: options.runs, scratch: scratch,
+                upgrades: Set(options.upgrades.split(separator: ",").map(String.init))
+            ).run()
+            if !failures.isEmpty { Console.error("\nksqsh-bench: FAILED: \(failures.joined(separator: ", "))") }
+            return failures.isEmpty ? 0 : 1
+        }
         // The Debian tarball the default tree comes from: squashed as it is, too.
         let isKernelCache = source == URL(fileURLWithPath: KernelCache.tree).standardizedFileURL.path
         let tarball = isKernelCache && FileManager.default.fileExists(atPath: KernelCache.tarball) ? KernelCache.tarball : nil

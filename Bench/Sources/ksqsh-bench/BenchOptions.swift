@@ -47,8 +47,24 @@ struct BenchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Where --cold-only keeps its images (default: --out/images).", valueName: "dir"))
     var images: String?
 
+    @Flag(
+        help: """
+            Only the upgrade squashes: the tree after a point release's edits and after 0.5 % scattered edits, and \
+            linux-source-6.1 → 6.12, each squashed from scratch, with --reuse of the previous image, and (point release) \
+            by mksquashfs.
+            """)
+    var reuseOnly = false
+
+    @Option(
+        help: ArgumentHelp(
+            "With --reuse-only: which upgrades, comma-separated: point, scattered, major (default: all).", valueName: "list"))
+    var upgrades = "point,scattered,major"
+
     func validate() throws {
         guard runs >= 1 else { throw ValidationError("--runs needs a whole number ≥ 1, not '\(runs)'") }
+        if reuseOnly && (quick || coldOnly) {
+            throw ValidationError("--reuse-only needs the whole kernel tree and cannot be combined with --quick or --cold-only")
+        }
         if coldOnly && (quick || noCold) {
             throw ValidationError("--cold-only needs the whole kernel tree and cannot be combined with --quick or --no-cold")
         }

@@ -16,21 +16,26 @@ enum KernelCache {
     /// The tree's path, unpacking the tarball first when the marker is missing.
     /// `logDirectory` receives tar's output in case it fails.
     static func ensureUnpacked(logDirectory: String) throws -> String {
-        let files = FileManager.default
-        if files.fileExists(atPath: marker) { return tree }
-        guard files.fileExists(atPath: tarball) else {
+        guard FileManager.default.fileExists(atPath: marker) || FileManager.default.fileExists(atPath: tarball) else {
             throw BenchError(
                 "\(tree) is not unpacked and \(tarball) is missing; "
                     + "run `make deps` (Debian package linux-source-6.12) or pass --source DIR")
         }
+        return try unpacked(tarball, treeName: treeName, marker: marker, logDirectory: logDirectory)
+    }
+
+    /// `directory/treeName`, unpacked from `tarball` once: beside the final
+    /// place and renamed, so a crash never leaves a half tree under the real
+    /// name, with `marker` written last.
+    static func unpacked(_ tarball: String, treeName: String, marker: String, logDirectory: String) throws -> String {
+        let files = FileManager.default
+        let tree = "\(directory)/\(treeName)"
+        if files.fileExists(atPath: marker) { return tree }
         guard let tar = Executables.find("tar") else {
             throw BenchError("tar is not on PATH; cannot unpack \(tarball)")
         }
-
         print("Unpacking \(tarball) into \(directory) (once per machine)…")
-        // Unpack beside the final place and rename, so a crash never leaves a
-        // half tree under the real name.
-        let staging = "\(directory)/.unpacking"
+        let staging = "\(directory)/.unpacking-\(treeName)"
         try? files.removeItem(atPath: staging)
         try? files.removeItem(atPath: tree)
         try files.createDirectory(atPath: staging, withIntermediateDirectories: true)

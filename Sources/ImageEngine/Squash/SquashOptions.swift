@@ -1,5 +1,6 @@
 import Glibc
 import SquashFSFormat
+import SystemPackage
 import SystemSupport
 
 /// How `ksqsh squash` builds an image.
@@ -19,6 +20,9 @@ public struct SquashOptions: Sendable {
     public var layout: DataLayout?
     /// Priorities that reorder the layout's files (`--sort-file`).
     public var sortFile: SortFile?
+    /// Earlier images whose compressed blocks are copied where they hold
+    /// the same bytes (`--reuse`); the image is the same as without them.
+    public var reuse: [FilePath] = []
 
     public init() {}
 

@@ -72,7 +72,8 @@ extension Squash {
         let lanes = layout == .kernel ? KernelReadOrder.Group.allCases.count : 1
         let image = try ImageWriter(file: file, options: options)
         let recall = try ImageTailRecall(file: file, options: options, keep: 2 * options.jobs + 2 * lanes + 2)
-        let data = try DataWriter(file: file, options: options, lanes: lanes, recall: recall, progress: nil)
+        let reuse = try image.openReuseImages()
+        let data = try DataWriter(file: file, options: options, lanes: lanes, recall: recall, reuse: reuse, progress: nil)
         let index = TarballIndex()
         let progress = Progress.make(label: "squash", files: 0, bytes: tarballBytes, quiet: quiet)
         defer { progress?.finish() }
@@ -97,7 +98,7 @@ extension Squash {
                     } else {
                         let keep = group != nil && node.size <= ReferenceGraph.largestParsed
                         let content = TarEntryContent(node, reader: reader, keepingBytes: keep)
-                        try data.store(node, lane: group?.rawValue ?? 0) { content }
+                        try data.store(node, lane: group?.rawValue ?? 0, path: layoutPath) { content }
                         if let bytes = content.kept, bytes.count == node.size {
                             referenceLines[ObjectIdentifier(node)] = KernelReadOrder.referenceLines(in: bytes)
                         }
@@ -112,7 +113,8 @@ extension Squash {
             try data.finish()
             try image.finish(
                 root: tree.root, data: data, layouts: tree.keyedByNode(data.layouts), placement: placement, newestMtime: tree.newestMtime)
-            let summary = ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
+            let summary = ImageSummary(
+                entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size, reuse: reuse?.report)
             return Written(summary: summary, tree: tree, contentNodes: index.contentNodes)
         } catch let invalid as TarHeader.Invalid {
             throw KsqshError(.tarballMalformed, path: source, invalid.reason)
@@ -126,8 +128,9 @@ extension Squash {
         let contentOf = tree.keyedByNode(held)
         for node in placement.order {
             guard let content = contentOf[ObjectIdentifier(node)] else { continue }
+            let path = node.relativePath
             try data.store(
-                content.node, lane: KernelReadOrder.group(of: node.relativePath).rawValue, fragmentBytes: placement.fragmentBytes(for: node)
+                content.node, lane: KernelReadOrder.group(of: path).rawValue, fragmentBytes: placement.fragmentBytes(for: node), path: path
             ) { content }
         }
     }

@@ -19,8 +19,8 @@ protocol FileContent: AnyObject {
 
 /// Where an earlier file tail was packed, and whose it was.
 struct StoredTail {
-    let fragment: UInt32
-    let offset: UInt32
+    var fragment: UInt32
+    var offset: UInt32
     let source: TreeNode
 }
 

@@ -17,6 +17,8 @@ final class BlockBuffer: @unchecked Sendable {
     let output: UnsafeMutableRawBufferPointer
     var count = 0
     var role = BlockRole.fragment(index: 0)
+    /// Stored blocks of earlier images that may hold the same bytes (`--reuse`).
+    var reuseCandidates: [StoredBlock] = []
 
     // Set by the worker.
     var outputCount = 0
@@ -58,6 +60,7 @@ final class BlockBuffer: @unchecked Sendable {
 
     func reset(role: BlockRole) {
         self.role = role
+        reuseCandidates = []
         count = 0
         outputCount = 0
         isCompressed = false

@@ -20,15 +20,19 @@ final class CompressionPipeline: @unchecked Sendable {
     private var stopping = false
     private var running = 0
     private let blockSize: Int
+    private let reuse: BlockReuse?
     private let complete: (BlockBuffer) throws -> Void
 
     /// - Parameter complete: called on the submitting thread, in submission
     ///   order, for each finished block; the buffer is reused afterwards.
+    /// - Parameter reuse: earlier images whose blocks a worker copies
+    ///   instead of compressing the same bytes again.
     init(
-        compression: Compression, blockSize: Int, workers workerCount: Int, window: Int,
+        compression: Compression, blockSize: Int, workers workerCount: Int, window: Int, reuse: BlockReuse? = nil,
         complete: @escaping (BlockBuffer) throws -> Void
     ) throws {
         self.blockSize = blockSize
+        self.reuse = reuse
         self.complete = complete
         free = (0..<max(window, workerCount + 1)).map { _ in BlockBuffer(capacity: blockSize) }
         let compressors = try (0..<max(workerCount, 1)).map { _ in
@@ -127,6 +131,7 @@ final class CompressionPipeline: @unchecked Sendable {
     }
 
     private func work(with compressor: Compressor) {
+        let workspace = reuse?.makeWorkspace()
         while true {
             lock.lock()
             while pending.isEmpty && !stopping { lock.wait() }
@@ -139,7 +144,7 @@ final class CompressionPipeline: @unchecked Sendable {
             let buffer = pending.pop()!
             lock.unlock()
 
-            compress(buffer, with: compressor)
+            compress(buffer, with: compressor, workspace: workspace)
 
             lock.lock()
             buffer.isDone = true
@@ -148,7 +153,7 @@ final class CompressionPipeline: @unchecked Sendable {
         }
     }
 
-    private func compress(_ buffer: BlockBuffer, with compressor: Compressor) {
+    private func compress(_ buffer: BlockBuffer, with compressor: Compressor, workspace: BlockReuse.Workspace?) {
         let data = buffer.filled
         if buffer.isSparse { return }
         if case .data = buffer.role, BlockHash.isZero(data) {
@@ -156,6 +161,12 @@ final class CompressionPipeline: @unchecked Sendable {
             return
         }
         buffer.checksum = UInt32(truncatingIfNeeded: BlockHash.hash(data))
+        if let reuse, let workspace, reuse.fill(buffer, in: workspace, compress: { Self.compress($0, with: compressor) }) { return }
+        Self.compress(buffer, with: compressor)
+    }
+
+    private static func compress(_ buffer: BlockBuffer, with compressor: Compressor) {
+        let data = buffer.filled
         let result = compressor.process(data, into: buffer.output)
         if result > 0 {
             buffer.outputCount = Int(result)

@@ -9,6 +9,15 @@ public struct ImageSummary: Sendable {
     public var entries: Int
     public var inputBytes: UInt64
     public var imageBytes: UInt64
+    /// What came from earlier images (`--reuse`), if any were named.
+    public var reuse: ReuseReport?
+
+    public init(entries: Int, inputBytes: UInt64, imageBytes: UInt64, reuse: ReuseReport? = nil) {
+        self.entries = entries
+        self.inputBytes = inputBytes
+        self.imageBytes = imageBytes
+        self.reuse = reuse
+    }
 }
 
 /// Assembles a squashfs 4.0 image with libsquashfs, in the order the format
@@ -39,12 +48,26 @@ final class ImageWriter {
     /// Writes a scanned tree's whole image.
     static func write(_ tree: SourceTree, to file: SquashFSFile, options: SquashOptions, progress: Progress?) throws -> ImageSummary {
         let image = try ImageWriter(file: file, options: options)
-        let data = try DataWriter(file: file, options: options, recall: SourceTailRecall(tree), progress: progress)
+        let reuse = try image.openReuseImages()
+        let data = try DataWriter(file: file, options: options, recall: SourceTailRecall(tree), reuse: reuse, progress: progress)
         var placement = (options.layout ?? DataLayout.automatic(for: tree)).placement(tree)
         if let sortFile = options.sortFile { placement.order = sortFile.apply(to: placement.order) }
         try data.writeData(of: placement, from: tree)
         try image.finish(root: tree.root, data: data, placement: placement, newestMtime: tree.newestMtime)
-        return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size)
+        return ImageSummary(entries: tree.entryCount, inputBytes: tree.regularFileBytes, imageBytes: file.size, reuse: reuse?.report)
+    }
+
+    /// The images of `--reuse`, opened against the settings this image was
+    /// begun with: the bytes after its super block, the compressor's options.
+    func openReuseImages() throws -> BlockReuse? {
+        guard !options.reuse.isEmpty else { return nil }
+        var settings = [UInt8](repeating: 0, count: Int(file.size - ImageLayout.superBlockSize))
+        if !settings.isEmpty {
+            try settings.withUnsafeMutableBytes { bytes in
+                try check(file.read(at: ImageLayout.superBlockSize, into: bytes), "reading back the compressor options", file: file)
+            }
+        }
+        return BlockReuse(options.reuse, options: options, settings: settings)
     }
 
     /// Writes the tables for the tree below `root`, whose file data `data`

@@ -36,6 +36,20 @@ package struct InstalledPackages {
         return owners.first { $0.key.hasSuffix("/usr/src/" + name) }?.value
     }
 
+    /// The images (`linux-KV.sqfs`) in `sourcesDirectory` that a package
+    /// named `name` (PN) installed, oldest version first.
+    package func images(ofPackageNamed name: String, in sourcesDirectory: FilePath) -> [FilePath] {
+        let owned = owners.compactMap { path, owner -> (KernelVersion, FilePath)? in
+            guard KernelPackage(fullName: String(owner.dropFirst("sys-kernel/".count)))?.name == name,
+                let file = FilePath(path).lastComponent?.string, file.hasPrefix("linux-"), file.hasSuffix(".sqfs"),
+                let version = KernelVersion(String(file.dropFirst("linux-".count).dropLast(".sqfs".count)))
+            else { return nil }
+            let image = sourcesDirectory.appending(file)
+            return isRegularFile(image) ? (version, image) : nil
+        }
+        return owned.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
     /// The package that installed this version: the owner of its image,
     /// else of its plain sources (not adopted yet).
     package func package(of layout: KernelLayout) -> KernelPackage? {

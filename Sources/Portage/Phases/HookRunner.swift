@@ -34,8 +34,8 @@ public struct HookRunner {
 
     private func perform(_ action: PlannedAction) throws {
         switch action {
-        case .squashSources(let tree, let image):
-            try squash(tree: tree, image: image)
+        case .squashSources(let tree, let image, let previous):
+            try squash(tree: tree, image: image, reusing: previous.newest(eroot: environment.eroot))
         case .checkPackageImage(let image, let mountPoint):
             if !isRegularFile(image), environment.settings.fallbackToPlain, isDirectory(mountPoint), hasEntries(mountPoint) {
                 log("package holds plain sources (KSQSH_FALLBACK=plain): nothing to check")
@@ -78,7 +78,7 @@ public struct HookRunner {
         }
     }
 
-    private func squash(tree: FilePath, image: FilePath) throws {
+    private func squash(tree: FilePath, image: FilePath, reusing previous: FilePath?) throws {
         guard isDirectory(tree) else {
             throw KsqshError(.sourceMissing, path: tree, "no sources to squash (S is not WORKDIR/linux-KV_FULL?)")
         }
@@ -89,6 +89,7 @@ public struct HookRunner {
         }
         var squash = Squash(source: tree, image: image)
         squash.options = environment.settings.squashOptions
+        if let previous { squash.options.reuse = [previous] }
         squash.verify = true
         squash.deleteSource = true
         squash.force = true
@@ -96,7 +97,9 @@ public struct HookRunner {
         do {
             let result = try squash.run()
             let summary = result.summary
-            log("\(image.lastComponent!): \(summary.entries) entries, \(summary.inputBytes / 1_000_000) MB → \(summary.imageBytes / 1_000_000) MB, verified; sources removed")
+            for problem in summary.reuse?.problems ?? [] { log("warning: \(problem)") }
+            let reused = summary.reuse.map { " (\($0.summary))" } ?? ""
+            log("\(image.lastComponent!): \(summary.entries) entries, \(summary.inputBytes / 1_000_000) MB → \(summary.imageBytes / 1_000_000) MB\(reused), verified; sources removed")
         } catch let error as KsqshError where environment.settings.fallbackToPlain && error.kind != .deleteFailed {
             // The tree is untouched (it is emptied only after a verified image exists).
             log("warning: \(error.description)")

@@ -2,10 +2,31 @@ import Lifecycle
 import SystemPackage
 import SystemSupport
 
+/// Where an upgrade's squash looks for the image of the version it
+/// replaces: the images in `sourcesDirectory` that the package named
+/// `packageName` (PN) installed, by portage's record of them. Read inside
+/// the sandbox, which allows reading anywhere.
+public struct PreviousImages: Sendable, Equatable {
+    public let sourcesDirectory: FilePath
+    public let packageName: String
+
+    public init(sourcesDirectory: FilePath, packageName: String) {
+        self.sourcesDirectory = sourcesDirectory
+        self.packageName = packageName
+    }
+
+    /// The newest of them, if any.
+    func newest(eroot: FilePath) -> FilePath? {
+        InstalledPackages(eroot: eroot).images(ofPackageNamed: packageName, in: sourcesDirectory).last
+    }
+}
+
 /// One thing ksqsh does in a phase.
 public enum PlannedAction: Sendable, Equatable, CustomStringConvertible {
-    /// Squash WORKDIR/linux-KV into WORKDIR/linux-KV.sqfs, verify, empty the tree.
-    case squashSources(tree: FilePath, image: FilePath)
+    /// Squash WORKDIR/linux-KV into WORKDIR/linux-KV.sqfs, verify, empty
+    /// the tree; copy the compressed blocks the newest image the same
+    /// package installed in `previous`'s usr/src holds too (`--reuse`).
+    case squashSources(tree: FilePath, image: FilePath, reusing: PreviousImages)
     /// Check the package image holds the image and nothing inside the mount point.
     case checkPackageImage(image: FilePath, mountPoint: FilePath)
     case unmount(KernelLayout)
@@ -19,7 +40,8 @@ public enum PlannedAction: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .squashSources(let tree, let image): "squash \(tree) into \(image), verify, empty the tree"
+        case .squashSources(let tree, let image, let previous):
+            "squash \(tree) into \(image) reusing the newest \(previous.packageName) image in \(previous.sourcesDirectory), verify, empty the tree"
         case .checkPackageImage(let image, let mountPoint): "check the package holds \(image) and nothing in \(mountPoint)"
         case .unmount(let layout): "unmount \(layout.mountPoint)"
         case .mountAndPrepare(let layout, let symlink, let modules):
@@ -43,7 +65,8 @@ public enum PhasePlan {
             // beside S goes along, and S (emptied) must still exist for `cd "${S}"`.
             guard let workdir = environment.workdir else { return [.keep("WORKDIR is not set: nothing to squash")] }
             let tree = workdir.appending("linux-\(environment.kernelVersion)")
-            return [.squashSources(tree: tree, image: workdir.appending("linux-\(environment.kernelVersion).sqfs"))]
+            let previous = PreviousImages(sourcesDirectory: layout.sourcesDirectory, packageName: environment.packageName)
+            return [.squashSources(tree: tree, image: workdir.appending("linux-\(environment.kernelVersion).sqfs"), reusing: previous)]
         case .postSrcInstall:
             guard let ed = environment.ed else { return [.keep("ED is not set: nothing to check")] }
             let packaged = KernelLayout(eroot: ed, version: environment.kernelVersion)

@@ -48,6 +48,19 @@ package struct ImageEntry {
         return (index, start)
     }
 
+    /// Where a regular file's tail lies in the fragment blocks, if it has one.
+    package var fragmentLocation: (index: UInt32, offset: UInt32)? {
+        var index: UInt32 = 0
+        var offset: UInt32 = 0
+        sqfs_inode_get_frag_location(inode, &index, &offset)
+        return index == 0xFFFF_FFFF ? nil : (index, offset)
+    }
+
+    /// The size words of a regular file's full blocks, in order (0: a hole).
+    package var blockSizeWords: [UInt32] {
+        Array(UnsafeBufferPointer(start: ksqsh_inode_block_sizes(inode), count: ksqsh_inode_block_count(inode)))
+    }
+
     /// Whether full block `index` of a file is stored as a hole (size word 0).
     package func isSparseBlock(_ index: Int) -> Bool {
         index < ksqsh_inode_block_count(inode) && ksqsh_inode_block_sizes(inode)[index] == 0

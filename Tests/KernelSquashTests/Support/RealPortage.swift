@@ -27,6 +27,8 @@ final class RealPortageMachine {
         var userpriv = false
         /// PORTAGE_TMPDIR's tmpfs: small for the disk-full story.
         var temporarySize = "512m"
+        /// The tree src_unpack copies (KSQSH_TEST_KERNEL_TREE); nil: the kconfig skeleton.
+        var kernelTree: ByteString?
         /// PKGDIR: another machine's, for a binhost's client.
         var packagesFrom: RealPortageMachine?
     }
@@ -41,7 +43,7 @@ final class RealPortageMachine {
             var makeConf = [
                 "USE=\"symlink\"",
                 // The fixture's src_unpack copies this tree: the kernel's real make runs in prepare.
-                "KSQSH_TEST_KERNEL_TREE=\"\(try KernelSkeleton.kconfig.tree())\"",
+                "KSQSH_TEST_KERNEL_TREE=\"\(try setup.kernelTree ?? KernelSkeleton.kconfig.tree())\"",
                 // No countdowns before an unmerge or after a warning.
                 "CLEAN_DELAY=\"0\"",
                 "EMERGE_WARNING_DELAY=\"0\"",
@@ -133,15 +135,17 @@ final class RealPortageMachine {
     /// `emerge ARGUMENTS` for this ROOT; `environment` adds NAME=VALUE words
     /// (KSQSH_FALLBACK, FEATURES, the test seam).
     @discardableResult
-    func emerge(_ arguments: [ByteString], environment: [ByteString] = []) async throws -> PortageRun {
+    func emerge(_ arguments: [ByteString], environment: [ByteString] = [], timeout: Duration = .seconds(300)) async throws -> PortageRun {
         PortageRun(try await portage.run(
-            "emerge", ["--color=n", "--quiet-build=n", "--nodeps"] + arguments, environment: environment, timeout: .seconds(300)))
+            "emerge", ["--color=n", "--quiet-build=n", "--nodeps"] + arguments, environment: environment, timeout: timeout))
     }
 
     /// Builds gentoo-sources-PVR from the repository and merges it.
     @discardableResult
-    func install(_ pvr: String, _ options: [ByteString] = [], environment: [ByteString] = []) async throws -> PortageRun {
-        try await emerge(options + [GentooSources.atom(pvr)], environment: environment)
+    func install(
+        _ pvr: String, _ options: [ByteString] = [], environment: [ByteString] = [], timeout: Duration = .seconds(300)
+    ) async throws -> PortageRun {
+        try await emerge(options + [GentooSources.atom(pvr)], environment: environment, timeout: timeout)
     }
 
     /// `emerge --unmerge =gentoo-sources-PVR`.
