@@ -22,6 +22,8 @@ struct EmergeTimingBench {
         try #require(FS.exists(KernelSkeleton.unpackedMarker), "\(tree) is not unpacked: make kernel-tree")
         let scratch = try TemporaryDirectory("emerge-bench")
         defer { scratch.remove() }
+        // src_unpack copies the upgrade's tree as the unprivileged user (userpriv).
+        _ = chmod(scratch.path.string, 0o755)
         // The upgrade's tree: a copy after a point release's edits.
         let upgraded = scratch["linux-upgraded"]
         try copyTree(tree, to: upgraded)
