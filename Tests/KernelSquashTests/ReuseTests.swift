@@ -12,17 +12,22 @@ import Testing
 struct ReuseTests {
     private static let sourceDate = ["SOURCE_DATE_EPOCH": "1700000000"] as [String: String?]
     private static let blockSize: [ByteString] = ["--block-size", "128K"]
+    /// What a squash says when a block taken on its xz check failed the verify.
+    private static let writtenAgain = "the image was written again, every reused block decompressed and compared"
 
     /// A squash without --reuse.
     private static func squash(_ source: ByteString, _ image: ByteString, _ options: [ByteString] = []) throws {
         try Ksqsh.squashChecked(source, image, blockSize + options, environment: sourceDate)
     }
 
-    /// A squash with --reuse and --verify; its reuse count and output. One
-    /// job: then exactly `BlockReuse.probes` matches are probed, not copied
-    /// (with more, a match may be probed while the probes are in flight).
-    private static func squash(_ tree: ByteString, _ image: ByteString, reusing old: [ByteString]) throws -> (ReuseCount, ProcessResult) {
-        let options = blockSize + ["--verify", "--jobs", "1"] + old.flatMap { ["--reuse", $0] }
+    /// A squash with --reuse (and --verify unless told otherwise); its reuse
+    /// count and output. One job: then exactly `BlockReuse.probes` matches
+    /// are probed, not copied (with more, a match may be probed while the
+    /// probes are in flight).
+    private static func squash(
+        _ tree: ByteString, _ image: ByteString, reusing old: [ByteString], verify: Bool = true
+    ) throws -> (ReuseCount, ProcessResult) {
+        let options = blockSize + (verify ? ["--verify"] : []) + ["--jobs", "1"] + old.flatMap { ["--reuse", $0] }
         let result = try Ksqsh.squash(tree, image, options, quiet: false, environment: sourceDate)
         guard result.succeeded else { throw TestSetupError("ksqsh squash --reuse failed: \(result)") }
         return (try ReuseCount(result), result)
@@ -52,9 +57,11 @@ struct ReuseTests {
         let plain = work.imageDirectory / "plain.sqfs"
         let reused = work.imageDirectory / "reused.sqfs"
         try Self.squash(tree, plain)
-        let (count, _) = try Self.squash(tree, reused, reusing: [old])
+        let (count, result) = try Self.squash(tree, reused, reusing: [old])
         try Self.expectIdentical(plain, reused, "\(change)")
         print("\(change): \(edited) files changed, \(count)")
+        // Blocks taken on their xz check all held the bytes: no second squash.
+        #expect(!result.stderrText.contains(Self.writtenAgain), "\(result)")
 
         // The first matches of an image are compressed anyway, to prove it
         // was written by this encoder (BlockReuse.probes).
@@ -109,8 +116,10 @@ struct ReuseTests {
         let plain = work.imageDirectory / "plain.sqfs"
         try FS.writeFile(plain, try FS.readFile(old))
 
-        // Four fragment blocks damaged in their middle: each fails to
-        // decompress, and is compressed again.
+        // Four fragment blocks damaged in their middle, their xz checks
+        // intact: without a verify to follow, each fails to decompress and
+        // is compressed again; with one, each is taken on its check, the
+        // verify fails, and the image is written again, decompressing.
         var image = try FS.readFile(old)
         let table = try RawFragmentTable(image)
         let damaged = [1, 5, 9, 13].map { table.entries[$0] }
@@ -127,13 +136,17 @@ struct ReuseTests {
         let missing = work.imageDirectory / "missing.sqfs"
 
         let reused = work.imageDirectory / "reused.sqfs"
-        let (count, result) = try Self.squash(tree, reused, reusing: [damagedImage, truncated, garbage, missing])
-        try Self.expectIdentical(plain, reused, "damaged OLD")
-        #expect(count.reused == count.stored - 2 - damaged.count, "\(count)")
-        for name in ["truncated.sqfs", "garbage.sqfs", "missing.sqfs"] {
-            #expect(result.stderrText.contains("warning: not reusing \(work.imageDirectory.string)/\(name)"), "\(result)")
+        for verify in [false, true] {
+            if FS.exists(reused) { try FS.unlink(reused) }
+            let (count, result) = try Self.squash(tree, reused, reusing: [damagedImage, truncated, garbage, missing], verify: verify)
+            try Self.expectIdentical(plain, reused, "damaged OLD, verify \(verify)")
+            #expect(count.reused == count.stored - 2 - damaged.count, "\(count)")
+            for name in ["truncated.sqfs", "garbage.sqfs", "missing.sqfs"] {
+                #expect(result.stderrText.contains("warning: not reusing \(work.imageDirectory.string)/\(name)"), "\(result)")
+            }
+            #expect(!result.stderrText.contains("damaged.sqfs"), "\(result)")
+            #expect(result.stderrText.contains(Self.writtenAgain) == verify, "verify \(verify): \(result)")
         }
-        #expect(!result.stderrText.contains("damaged.sqfs"), "\(result)")
     }
 
     @Test("An image whose blocks another encoder wrote (same content, other bytes) is probed, found foreign and not copied from")

@@ -39,24 +39,7 @@ public struct Squash {
         InterruptCleanup.notice = "interrupted: nothing was written and \(source) is untouched"
         let tree = try SourceTree(scanning: source)
         try refuseImageInsideSource(tree)
-        let output = try AtomicImageFile(creating: image, force: force)
-        let file = try SquashFSFile(descriptor: output.descriptor, writable: true, path: image)
-
-        let progress = Progress.make(label: "squash", files: tree.entryCount, bytes: tree.regularFileBytes, quiet: quiet)
-        var summary = try withImagePath {
-            defer { progress?.finish() }
-            return try ImageWriter.write(tree, to: file, options: options, progress: progress)
-        }
-
-        var report: VerifyReport?
-        if verify || deleteSource {
-            var verifyOptions = VerifyOptions()
-            verifyOptions.keepOwner = options.keepOwner
-            verifyOptions.jobs = options.jobs
-            InterruptCleanup.notice = "interrupted while verifying: nothing was written and \(source) is untouched"
-            report = try Verifier.verify(image: output.descriptor, path: image, against: tree, options: verifyOptions)
-        }
-        summary.imageBytes = UInt64(file.size)
+        let (output, summary, report) = try writeImage(of: tree)
         guard deleteSource else {
             try output.commit()
             return Result(summary: summary, verified: report, seconds: MonotonicClock.now() - start)
@@ -76,6 +59,52 @@ public struct Squash {
         }
         try removeContents(of: tree)
         return Result(summary: summary, verified: report, seconds: MonotonicClock.now() - start)
+    }
+
+    /// Writes the image of `tree` and verifies it if asked to. With a verify
+    /// to follow, `--reuse` takes xz blocks on their check; should the
+    /// verify then fail, the image is written once more with every reused
+    /// block decompressed and compared (`ReuseConfirmation`).
+    private func writeImage(of tree: SourceTree) throws -> (AtomicImageFile, ImageSummary, VerifyReport?) {
+        let verifying = verify || deleteSource
+        var options = self.options
+        if verifying { options.reuseConfirmation = .xzCheckThenVerify }
+        do {
+            return try writeImage(of: tree, options: options, verifying: verifying)
+        } catch is ReuseCheckFailedVerify {
+            options.reuseConfirmation = .decompressing
+            var (output, summary, report) = try writeImage(of: tree, options: options, verifying: verifying)
+            summary.reuse?.writtenAgain = true
+            return (output, summary, report)
+        }
+    }
+
+    private struct ReuseCheckFailedVerify: Error {}
+
+    private func writeImage(of tree: SourceTree, options: SquashOptions, verifying: Bool) throws -> (AtomicImageFile, ImageSummary, VerifyReport?) {
+        let output = try AtomicImageFile(creating: image, force: force)
+        let file = try SquashFSFile(descriptor: output.descriptor, writable: true, path: image)
+
+        let progress = Progress.make(label: "squash", files: tree.entryCount, bytes: tree.regularFileBytes, quiet: quiet)
+        var summary = try withImagePath {
+            defer { progress?.finish() }
+            return try ImageWriter.write(tree, to: file, options: options, progress: progress)
+        }
+
+        var report: VerifyReport?
+        if verifying {
+            var verifyOptions = VerifyOptions()
+            verifyOptions.keepOwner = options.keepOwner
+            verifyOptions.jobs = options.jobs
+            InterruptCleanup.notice = "interrupted while verifying: nothing was written and \(source) is untouched"
+            do {
+                report = try Verifier.verify(image: output.descriptor, path: image, against: tree, options: verifyOptions)
+            } catch where (summary.reuse?.blocksOnCheck ?? 0) > 0 {
+                throw ReuseCheckFailedVerify()
+            }
+        }
+        summary.imageBytes = UInt64(file.size)
+        return (output, summary, report)
     }
 
     /// Empties the verified tree, then removes the marker. When entries are

@@ -23,6 +23,9 @@ public struct SquashOptions: Sendable {
     /// Earlier images whose compressed blocks are copied where they hold
     /// the same bytes (`--reuse`); the image is the same as without them.
     public var reuse: [FilePath] = []
+    /// How a reused block's content is confirmed (set by `Squash`, which
+    /// knows whether a verify follows).
+    var reuseConfirmation = ReuseConfirmation.decompressing
 
     public init() {}
 

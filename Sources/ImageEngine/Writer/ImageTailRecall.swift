@@ -49,21 +49,15 @@ final class ImageTailRecall: TailRecall {
     private func readBackBlock(_ index: UInt32) -> [UInt8]? {
         if let readBack, readBack.index == index { return readBack.bytes }
         guard let (location, sizeWord) = written[index] else { return nil }
-        let stored = BlockSizeWord.storedBytes(sizeWord)
-        var raw = [UInt8](repeating: 0, count: stored)
-        let status = raw.withUnsafeMutableBytes { file.read(at: location, into: $0) }
-        guard status == 0 else { return nil }
-        var bytes: [UInt8]
-        if !BlockSizeWord.isCompressed(sizeWord) {
-            bytes = raw
-        } else {
-            bytes = [UInt8](repeating: 0, count: blockSize)
-            let produced = raw.withUnsafeBytes { input in
-                bytes.withUnsafeMutableBytes { decompressor.process(input, into: $0) }
+        var stored = [UInt8](repeating: 0, count: blockSize)
+        var bytes = [UInt8](repeating: 0, count: blockSize)
+        let length = stored.withUnsafeMutableBytes { stored in
+            bytes.withUnsafeMutableBytes { content in
+                file.readBlock(at: location, sizeWord: sizeWord, decompressor: decompressor, stored: stored, content: content)
             }
-            guard produced > 0 else { return nil }
-            bytes.removeSubrange(Int(produced)...)
         }
+        guard let length else { return nil }
+        bytes.removeSubrange(length...)
         readBack = (index, bytes)
         return bytes
     }
