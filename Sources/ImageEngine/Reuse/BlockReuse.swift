@@ -227,24 +227,19 @@ final class BlockReuse: @unchecked Sendable {
         of candidate: StoredBlock, equalTo content: UnsafeRawBufferPointer, mayUseCheck: Bool,
         check: inout XZContentCheck?, in workspace: Workspace
     ) -> (UnsafeRawBufferPointer, onCheck: Bool)? {
-        guard let image = images[candidate.image], let reader = reader(for: image, in: workspace) else { return nil }
+        guard let image = images[candidate.image], let reader = reader(for: image, in: workspace),
+            let stored = reader.file.readStoredBlock(at: candidate.location, sizeWord: candidate.sizeWord, into: workspace.stored)
+        else { return nil }
         if mayUseCheck, confirmation == .xzCheckThenVerify, image.compression == .xz, candidate.isCompressed,
-            (1...blockSize).contains(candidate.storedBytes)
+            let storedCheck = XZContentCheck(stream: stored)
         {
-            let stored = UnsafeMutableRawBufferPointer(rebasing: workspace.stored[0..<candidate.storedBytes])
-            guard reader.file.read(at: candidate.location, into: stored) == 0 else { return nil }
-            if let storedCheck = XZContentCheck(stream: UnsafeRawBufferPointer(stored)) {
-                check = check ?? XZContentCheck(content: content)
-                return storedCheck == check ? (UnsafeRawBufferPointer(stored), true) : nil
-            }
+            check = check ?? XZContentCheck(content: content)
+            return storedCheck == check ? (stored, true) : nil
         }
-        guard let length = reader.file.readBlock(
-                at: candidate.location, sizeWord: candidate.sizeWord, decompressor: reader.decompressor,
-                stored: workspace.stored, content: workspace.plain),
-            length == content.count,
+        guard let length = reader.decompressor.decode(storedBlock: stored, isCompressed: candidate.isCompressed, into: workspace.plain),
             bytesEqual(UnsafeRawBufferPointer(rebasing: workspace.plain[0..<length]), content)
         else { return nil }
-        return (UnsafeRawBufferPointer(rebasing: workspace.stored[0..<candidate.storedBytes]), false)
+        return (stored, false)
     }
 
     private func reader(for image: ReuseImage, in workspace: Workspace) -> (file: SquashFSFile, decompressor: Compressor)? {

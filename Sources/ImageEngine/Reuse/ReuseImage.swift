@@ -18,8 +18,8 @@ struct StoredBlock {
 /// An earlier image opened for `squash --reuse`: where each of its files'
 /// blocks and tails lie, by path, so the new image's writer can say which
 /// stored block probably holds the bytes of the block it is about to
-/// compress. "Probably": the worker confirms every candidate by
-/// decompressing it and comparing (`BlockReuse`), so nothing here needs to
+/// compress. "Probably": the worker confirms every candidate before it
+/// copies it (`BlockReuse`, `ReuseConfirmation`), so nothing here needs to
 /// be right for the new image to be.
 final class ReuseImage {
     /// Why an image is not used at all: it is not a readable squashfs image,

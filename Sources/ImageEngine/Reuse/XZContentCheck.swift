@@ -39,13 +39,15 @@ package struct XZContentCheck: Equatable {
         let indexSize = (Int(Self.littleEndian32(bytes, at: count - 8)) + 1) * 4
         let indexStart = count - footer - indexSize
         guard indexStart > header, bytes[indexStart] == 0 else { return nil }
+        // The index's own CRC32 closes it, over everything before.
+        let indexCRCAt = indexStart + indexSize - 4
         let indexCRC = lzma_crc32(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + indexStart, indexSize - 4, 0)
-        guard indexCRC == Self.littleEndian32(bytes, at: indexStart + indexSize - 4) else { return nil }
+        guard indexCRC == Self.littleEndian32(bytes, at: indexCRCAt) else { return nil }
 
         var position = indexStart + 1
-        guard Self.variableLength(bytes, &position, limit: indexStart + indexSize - 4) == 1,
-            let unpadded = Self.variableLength(bytes, &position, limit: indexStart + indexSize - 4),
-            let uncompressed = Self.variableLength(bytes, &position, limit: indexStart + indexSize - 4),
+        guard Self.variableLength(bytes, &position, limit: indexCRCAt) == 1,
+            let unpadded = Self.variableLength(bytes, &position, limit: indexCRCAt),
+            let uncompressed = Self.variableLength(bytes, &position, limit: indexCRCAt),
             unpadded >= 4, uncompressed <= UInt64(Int.max)
         else { return nil }
         // Block Header, Compressed Data, Block Padding (to 4 bytes), Check;
