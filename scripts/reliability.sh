@@ -15,7 +15,7 @@ swift=${SWIFT:-swift}
 suites=(
 	BadInputTests FaultTests
 	KillPointTests ResumeDeletionTests KernelLockTests CorruptionSweepTests FuzzRegressionTests
-	InterruptionTests DeleteSourceTests ErrorCaseTests CrashOrderTests
+	InterruptionTests DeleteSourceTests ErrorCaseTests CrashOrderTests CrashStateTests PowerCutLeftoverTests
 )
 # Matches the suites' test identifiers, e.g. KernelSquashTests.FaultTests/ioErrorOnRead().
 filter="KernelSquashTests\.($(IFS='|'; echo "${suites[*]}"))\b"

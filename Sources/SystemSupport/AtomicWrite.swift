@@ -2,9 +2,11 @@ import Glibc
 import SystemPackage
 
 /// Writes a file atomically: a temporary in the same directory, synced,
-/// renamed over the target. A crash leaves the old file or the new one.
+/// renamed over the target. A crash leaves the old file or the new one,
+/// and perhaps the temporary, which the next write of the target removes.
 package func writeAtomically(_ bytes: [UInt8], to target: FilePath, mode: mode_t = 0o644) throws {
     let directory = target.removingLastComponent()
+    removeLeftoverTemporaries(of: target)
     let temporary = hiddenTemporaryName(for: target)
     let fd: Int32
     do {
@@ -37,6 +39,17 @@ package func writeAtomically(_ bytes: [UInt8], to target: FilePath, mode: mode_t
         throw KsqshError(failure == ENOSPC ? .noSpace : .writeFailed, path: target, "cannot write", errno: Errno(rawValue: failure))
     }
     syncDirectory(of: target)
+}
+
+/// Removes what a power cut (or SIGKILL) during an earlier write of
+/// `target` left: its temporaries, which only ksqsh names this way. The
+/// removals become durable with the directory's sync after the rename.
+private func removeLeftoverTemporaries(of target: FilePath) {
+    let prefix = hiddenTemporaryPrefix(for: target)
+    let directory = target.removingLastComponent()
+    for name in directoryNames(directory.isEmpty ? "." : directory) where name.hasPrefix(prefix) {
+        try? directory.appending(name).unlink()
+    }
 }
 
 /// fsync of the directory holding `path`, so a rename or unlink in it

@@ -26,7 +26,11 @@ package func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws -> Str
 /// A hidden name beside `target` for a file that is renamed over it once
 /// complete: `.NAME.ksqsh-RANDOM`, in the same directory so the rename is atomic.
 package func hiddenTemporaryName(for target: FilePath) -> FilePath {
-    let name = target.lastComponent?.string ?? "file"
     let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-    return target.removingLastComponent().appending(".\(name).ksqsh-\(suffix)")
+    return target.removingLastComponent().appending(hiddenTemporaryPrefix(for: target) + suffix)
+}
+
+/// What every name `hiddenTemporaryName` gives `target` starts with.
+package func hiddenTemporaryPrefix(for target: FilePath) -> String {
+    ".\(target.lastComponent?.string ?? "file").ksqsh-"
 }

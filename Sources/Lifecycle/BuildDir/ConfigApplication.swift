@@ -30,6 +30,10 @@ struct ConfigApplication {
             if !fragments.isEmpty {
                 outcome.choice.notes.append(.fragmentsNotApplied(fragments, buildDirectory: layout.buildDirectory, sources: layout.mountPoint))
             }
+            // The kernel's make rewrites it by renaming it to .config.old
+            // and a new file over it, syncing neither: a power cut may leave
+            // neither name. The saved copy, synced first, survives any cut.
+            _ = try SavedConfigs.save(target, for: layout)
             try make.run("olddefconfig")
             return outcome
         case .given(let path):

@@ -11,12 +11,15 @@ public enum SavedConfigs {
         /// A different saved config was kept under a time-stamped name
         /// (`kernel-config-KV~YYYYMMDD-HHMMSS`); the new one took its place.
         case replaced(FilePath, previousKeptAs: FilePath)
+        /// The config was empty: nothing to keep, the saved one stays.
+        case empty(FilePath)
 
         public var description: String {
             switch self {
             case .saved(let path): "saved as \(path)"
             case .unchanged(let path): "already saved as \(path)"
             case .replaced(let path, let previous): "saved as \(path) (the different one there before is kept as \(previous))"
+            case .empty(let path): "not saved: it is empty (\(path) stays as it is)"
             }
         }
     }
@@ -26,6 +29,9 @@ public enum SavedConfigs {
     public static func save(_ config: FilePath, for layout: KernelLayout) throws -> Outcome {
         let bytes = try readFileBytes(config)
         let target = layout.savedConfig
+        // What a power cut leaves of a .config written but not synced: an
+        // empty file must not push a real saved config aside.
+        if bytes.isEmpty { return .empty(target) }
         try makeDirectories(layout.savedConfigsDirectory)
         guard isRegularFile(target) else {
             try writeAtomically(bytes, to: target)

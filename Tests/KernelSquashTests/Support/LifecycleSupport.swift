@@ -84,7 +84,20 @@ final class LifecycleRoot {
     /// Unmounts everything below ROOT (ksqsh first, then umount, then
     /// umount -l for anything left) and deletes ROOT. Never throws.
     func tearDown() {
+        unmountAll()
+        temporary.remove()
+    }
+
+    /// Unmounts everything below ROOT and keeps the files. Never throws.
+    func unmountAll() {
         _ = try? Ksqsh.run(["umount", "--all", "--root", path], timeout: .seconds(60))
+        unmountLeavingMountPoints()
+    }
+
+    /// Unmounts everything below ROOT with umount(8) alone, which leaves the
+    /// mount points as they are (`ksqsh umount` removes those it made), as a
+    /// power cut does. Never throws.
+    func unmountLeavingMountPoints() {
         for _ in 0..<3 {
             let left = mounts
             if left.isEmpty { break }
@@ -94,7 +107,6 @@ final class LifecycleRoot {
                 }
             }
         }
-        temporary.remove()
     }
 }
 
