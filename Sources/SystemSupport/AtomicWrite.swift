@@ -42,9 +42,12 @@ package func writeAtomically(_ bytes: [UInt8], to target: FilePath, mode: mode_t
 }
 
 /// Removes what a power cut (or SIGKILL) during an earlier write of
-/// `target` left: its temporaries, which only ksqsh names this way. The
-/// removals become durable with the directory's sync after the rename.
-private func removeLeftoverTemporaries(of target: FilePath) {
+/// `target` left: its temporaries (`hiddenTemporaryName`), which only
+/// ksqsh names this way. The removals become durable with the directory's
+/// sync after the rename. Writers of one file do not run at once (a
+/// kernel's files are written under its lock); if two did, the other's
+/// rename would fail with an error, and nothing would be lost.
+package func removeLeftoverTemporaries(of target: FilePath) {
     let prefix = hiddenTemporaryPrefix(for: target)
     let directory = target.removingLastComponent()
     for name in directoryNames(directory.isEmpty ? "." : directory) where name.hasPrefix(prefix) {

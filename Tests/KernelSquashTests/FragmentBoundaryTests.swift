@@ -56,7 +56,7 @@ struct FragmentBoundaryTests {
         var ends: [Int] = []
         var open: [(end: Int, nameHash: UInt64)] = []
         var first = 0  // index of the open block's first tail
-        for (index, tail) in tails.enumerated() {
+        for tail in tails {
             while let last = open.last, last.end + tail.size > capacity {
                 let kept = FragmentBoundary.tailsKept(open, capacity: capacity)
                 ends.append(first + kept - 1)

@@ -6,7 +6,7 @@ import Testing
 /// What a power cut may leave behind, found by the crash-state checker
 /// (issue 16), and how ksqsh takes it afterwards: each case here failed
 /// before its fix.
-@Suite("Power-cut leftovers: a stray temporary, an empty .config")
+@Suite("Power-cut leftovers: a stray temporary, a hidden image copy, an empty .config")
 struct PowerCutLeftoverTests {
     @Test("writeAtomically removes the temporaries an interrupted write of the same file left, and nothing else")
     func strayTemporaries() throws {
@@ -21,6 +21,21 @@ struct PowerCutLeftoverTests {
 
         #expect(try FS.readFile(target) == Array("new\n".utf8))
         #expect(try Set(FS.list(scratch.path)) == Set(others + ["gentoo-sources"]), "only this file's own temporaries go")
+    }
+
+    @Test("a squash into an image removes the hidden copy an interrupted squash --force into it left (a whole image's blocks)")
+    func strayImageCopy() throws {
+        let scratch = try TemporaryDirectory("leftover-image")
+        defer { scratch.remove() }
+        try FS.mkdirs(scratch["tree"])
+        try FS.writeFile(scratch["tree/a.c"], Array("int a;\n".utf8))
+        let stray = scratch[".linux.sqfs.ksqsh-0badcafe"]
+        try FS.writeFile(stray, Array(repeating: 7, count: 4096))
+
+        expectSuccess(try Ksqsh.run(["squash", scratch["tree"], scratch["linux.sqfs"], "--force", "--quiet"]))
+
+        #expect(!FS.exists(stray))
+        expectSuccess(try Ksqsh.verify(scratch["linux.sqfs"], against: scratch["tree"]))
     }
 
     @Test("an empty build-dir .config (a cut before the kernel's make synced it) is passed over for the saved config")

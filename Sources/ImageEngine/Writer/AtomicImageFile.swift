@@ -25,6 +25,9 @@ public final class AtomicImageFile {
         if !force, AtomicImageFile.exists(target) {
             throw KsqshError(.imageExists, path: target, "image already exists; use --force to replace it")
         }
+        // A named temporary or --force's staging link that a power cut left
+        // would otherwise keep a whole image's blocks, hidden, for good.
+        removeLeftoverTemporaries(of: target)
         do {
             descriptor = try FileDescriptor.openUnnamed(in: directory, permissions: FilePermissions(rawValue: AtomicImageFile.mode))
             // Some versions of portage's sandbox pass open()'s mode on only

@@ -62,6 +62,7 @@ struct CrashStateCheck {
 
     static let tracedCalls = SyscallTrace.crashModelCalls.joined(separator: ",")
 
+    @discardableResult
     func run(sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
         let scratch = try TemporaryDirectory("crash-state-work")
         defer { scratch.remove() }
