@@ -13,7 +13,8 @@ import Testing
     .enabled(if: Subprocess.isInstalled("strace"), "needs strace (make deps installs it)")
 )
 struct CrashOrderTests {
-    static let traced = "trace=mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,fsync,fdatasync,unlink,unlinkat,rmdir"
+    static let traced = "trace=" + [SyscallTrace.directoryCreations, SyscallTrace.renames, SyscallTrace.links, SyscallTrace.symlinks, SyscallTrace.syncs, SyscallTrace.removals]
+        .flatMap { $0 }.sorted().joined(separator: ",")
 
     /// Runs ksqsh under strace and returns the trace, requiring success.
     private func trace(
@@ -52,8 +53,7 @@ struct CrashOrderTests {
     /// A build dir with a marked `.config` and an object, as clean and postrm find it.
     private func rootWithBuildDirectory(_ label: String) throws -> LifecycleRoot {
         let root = try LifecycleRoot(label)
-        try root.write(root.buildDirectory() / ".config", KernelConfig.withMarker("durable"))
-        try root.write(root.buildDirectory() / "kernel/fork.o", [1])
+        try root.writeConfiguredBuildDirectory(marker: "durable")
         return root
     }
 

@@ -91,7 +91,7 @@ public struct ConfigChain: Sendable {
         let own = layout.buildDirectory.appending(".config")
         // An empty .config is what a power cut leaves of one the kernel's
         // make wrote but did not sync: the saved copy is the config then.
-        if isRegularFile(own), ((try? own.stat())?.size ?? 0) > 0 { return ConfigChoice(base: .existing(own)) }
+        if let info = try? own.stat(), info.type == .regular, info.size > 0 { return ConfigChoice(base: .existing(own)) }
         if isRegularFile(layout.savedConfig) { return ConfigChoice(base: .saved(layout.savedConfig)) }
         if let savedconfig = portageSavedConfig() { return ConfigChoice(base: .portageSavedConfig(savedconfig)) }
         if let other = newestOtherVersion() { return ConfigChoice(base: .otherVersion(other.1, other.0)) }

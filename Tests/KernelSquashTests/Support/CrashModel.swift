@@ -195,7 +195,7 @@ final class CrashModel {
 
     private func open(_ call: SyscallTrace.Call) {
         let flags = call.flags
-        guard case .descriptor(let number?, let openedPath, _) = call.result else { return }
+        guard case .descriptor(let number?, let openedPath) = call.result else { return }
         let mode = (call.arguments.last?.text.flatMap { mode_t($0, radix: 8) } ?? 0o644) & ~umask
         if flags.contains("O_TMPFILE") {
             guard relative(openedPath) != nil else { return }
@@ -205,8 +205,8 @@ final class CrashModel {
             offsets[openedPath] = 0
             return
         }
-        guard flags.contains("O_WRONLY") || flags.contains("O_RDWR"), let path = call.paths.first, relative(path) != nil else { return }
-        if let inode = relative(path).flatMap(resolve) {
+        guard flags.contains("O_WRONLY") || flags.contains("O_RDWR"), let path = call.paths.first, let below = relative(path) else { return }
+        if let inode = resolve(below) {
             if flags.contains("O_TRUNC") {
                 dirty(inode)
                 inodes[inode].bytes = []
@@ -246,7 +246,7 @@ final class CrashModel {
     }
 
     private func sync(_ call: SyscallTrace.Call) {
-        guard let descriptor = call.descriptor, case .descriptor(_, let path, _) = descriptor else { return }
+        guard let path = call.descriptor?.descriptorPath else { return }
         guard let inode = unnamed[path] ?? relative(path).flatMap(resolve) else { return }
         if case .directory = inodes[inode].kind {
             synced(directory: inode)

@@ -3,9 +3,9 @@ import Testing
 /// Issue 16's crash-state checker: runs one ksqsh operation under
 /// `strace`, replays the trace in a `CrashModel`, and at every point of it
 /// checks the invariants on each worst state a power cut there may leave.
-/// Each distinct state is then written out for real, the recovery (the
-/// same command again, by default) runs on it, and must reach the state
-/// the uninterrupted run reached: invariant (d).
+/// Each distinct state is then written out for real, the same command runs
+/// on it again, and must reach the state the uninterrupted run reached:
+/// invariant (d).
 struct CrashStateCheck {
     /// A named condition on a crash state: the violations, empty when it holds.
     struct Invariant {
@@ -21,10 +21,6 @@ struct CrashStateCheck {
     /// Below ROOT, empty after a power cut (a tmpfs).
     var volatile: Set<String> = ["run"]
     var invariants: [Invariant] = []
-    /// Commands that bring a crash state to the finished state; nil: the same command.
-    var recovery: [[ByteString]]?
-    /// Paths whose content may differ after a recovery (time-stamped names, …).
-    var ignoredAfterRecovery: (String) -> Bool = { _ in false }
     /// Files a recovery may write with other bytes that are as good: an
     /// image made again holds the directories' new times.
     var equivalentAfterRecovery: [String: ([UInt8]) -> Bool] = [:]
@@ -186,24 +182,19 @@ struct CrashStateCheck {
             let point = Self.describe(index, in: trace)
             // A state that is already the finished one needs no recovery (a
             // second squash into the image it made is refused, and rightly).
-            if state.differences(from: outcome.finished, ignoring: ignoredAfterRecovery).isEmpty { continue }
+            if state.differences(from: outcome.finished).isEmpty { continue }
             unmount()
             try state.materialize(at: root, keep: kept)
-            var failure: String?
-            for arguments in recovery ?? [command] {
-                let rerun = try Ksqsh.run(arguments, environment: environment, timeout: .seconds(300))
-                guard rerun.succeeded else {
-                    failure = "`ksqsh \(arguments.map(\.description).joined(separator: " "))` failed (\(rerun.termination)): \(String(decoding: rerun.stderr, as: UTF8.self).prefix(400))"
-                    break
-                }
-            }
+            let rerun = try Ksqsh.run(command, environment: environment, timeout: .seconds(300))
+            let failure = rerun.succeeded
+                ? nil : "`ksqsh \(command.map(\.description).joined(separator: " "))` failed (\(rerun.termination)): \(String(decoding: rerun.stderr, as: UTF8.self).prefix(400))"
             outcome.recoveries += 1
             var reached = try CrashState.read(root, skipping: volatile)
             for (path, accepts) in equivalentAfterRecovery {
-                if let bytes = reached.bytes(at: path), accepts(bytes) { reached.entries[path]?.kind = outcome.finished[path]?.kind ?? .directory }
+                if let bytes = reached.bytes(at: path), accepts(bytes), let expected = outcome.finished[path] { reached.entries[path]?.kind = expected.kind }
             }
             unmount()
-            let differences = reached.differences(from: outcome.finished, ignoring: ignoredAfterRecovery)
+            let differences = reached.differences(from: outcome.finished)
             if let failure {
                 outcome.violations.append("(d) from the state a power cut \(point) may leave: \(failure)")
             } else if !differences.isEmpty {
@@ -263,7 +254,7 @@ extension CrashStateCheck.Invariant {
     static func sourcesKept(tree: String, initial: CrashState, image: String, accepted: ImageAcceptance) -> Self {
         Self(name: "a") { state in
             if let bytes = state.bytes(at: image), accepted.accepts(bytes) { return [] }
-            let missing = ([tree] + initial.paths(below: tree)).filter { state[$0] != initial[$0] || state[$0]?.kind == .file(.lost) }
+            let missing = ([tree] + initial.paths(below: tree)).filter { state[$0] != initial[$0] }
             return missing.isEmpty ? [] : ["neither the complete tree (\(missing.sorted().first!) missing or changed) nor the verified image \(image)"]
         }
     }
@@ -284,7 +275,7 @@ extension CrashStateCheck.Invariant {
     static func othersKept(initial: CrashState, allowed: [String]) -> Self {
         let others = initial.entries.keys.filter { path in !allowed.contains { path == $0 || path.hasPrefix($0 + "/") } }
         return Self(name: "c") { state in
-            others.filter { state[$0] != initial[$0] || state[$0]?.kind == .file(.lost) }.sorted().map { "\($0) gone or changed" }
+            others.filter { state[$0] != initial[$0] }.sorted().map { "\($0) gone or changed" }
         }
     }
 }

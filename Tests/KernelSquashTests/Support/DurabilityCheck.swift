@@ -23,9 +23,9 @@ struct DurabilityCheck {
             contentSynced = true
         } else if source.hasPrefix("/proc/self/fd/") {
             // An O_TMPFILE linked into place: its descriptor's fsync.
-            let descriptor = source.dropFirst("/proc/self/fd/".count)
+            let descriptor = Int32(source.dropFirst("/proc/self/fd/".count))
             contentSynced = calls.prefix(naming.index).contains { call in
-                SyscallTrace.syncs.contains(call.name) && call.line.contains("\(call.name)(\(descriptor)<")
+                SyscallTrace.syncs.contains(call.name) && call.descriptor?.descriptorNumber == descriptor
             }
         } else {
             contentSynced = calls.prefix(naming.index).contains { SyscallTrace.syncs.contains($0.name) && $0.paths == [source] }

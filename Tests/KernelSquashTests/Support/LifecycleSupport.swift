@@ -49,6 +49,13 @@ final class LifecycleRoot {
         return target
     }
 
+    /// A configured build dir as clean and the unmerge hook find it: a
+    /// `.config` marked `marker`, and an object.
+    func writeConfiguredBuildDirectory(marker: String) throws {
+        try write(buildDirectory() / ".config", KernelConfig.withMarker(marker))
+        try write(buildDirectory() / "kernel/fork.o", [1])
+    }
+
     /// Writes a file, creating its parent directories.
     func write(_ path: ByteString, _ contents: [UInt8]) throws {
         try FS.mkdirs(path.parent)

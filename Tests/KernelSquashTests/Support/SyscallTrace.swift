@@ -8,22 +8,22 @@ struct SyscallTrace {
     /// One argument, or the result, of a call.
     enum Argument: Equatable {
         /// A descriptor with the path `-y` annotated it with (AT_FDCWD's is
-        /// the working directory); `deleted` for an unlinked or O_TMPFILE file.
-        case descriptor(number: Int32?, path: String, deleted: Bool)
+        /// the working directory; an O_TMPFILE file's is "DIR/#INODE").
+        case descriptor(number: Int32?, path: String)
         case string([UInt8])
         /// Anything else, as strace printed it (flags, numbers, structures).
         case other(String)
 
         var text: String? { if case .other(let text) = self { text } else { nil } }
         var bytes: [UInt8]? { if case .string(let bytes) = self { bytes } else { nil } }
-        var descriptorPath: String? { if case .descriptor(_, let path, _) = self { path } else { nil } }
+        var descriptorPath: String? { if case .descriptor(_, let path) = self { path } else { nil } }
+        var descriptorNumber: Int32? { if case .descriptor(let number, _) = self { number } else { nil } }
     }
 
     struct Call: CustomStringConvertible {
         /// The call's place in the trace: where it began, except for a sync,
         /// which counts where it returned (only then is anything durable).
         let index: Int
-        let pid: Int
         let name: String
         let arguments: [Argument]
         let result: Argument
@@ -89,7 +89,7 @@ struct SyscallTrace {
             // "ARGUMENTS) = RESULT", the "=" padded to a column; failed calls change nothing.
             guard let (arguments, result) = SyscallTrace.argumentsAndResult(entry.text) else { continue }
             if case .other(let text) = result, text.hasPrefix("-1") || text.hasPrefix("?") { continue }
-            for case .descriptor(nil, let path, _) in arguments { workingDirectories[entry.pid] = path }
+            for case .descriptor(nil, let path) in arguments { workingDirectories[entry.pid] = path }
             let (paths, resolved) = SyscallTrace.paths(in: arguments, workingDirectory: workingDirectories[entry.pid])
             // A child starts where its parent is; chdir and fchdir move it.
             switch entry.name {
@@ -99,7 +99,7 @@ struct SyscallTrace {
                 if let path = paths.first { workingDirectories[entry.pid] = path }
             default: break
             }
-            calls.append(Call(index: calls.count, pid: entry.pid, name: entry.name, arguments: arguments, result: result, paths: paths, resolved: resolved, line: entry.line))
+            calls.append(Call(index: calls.count, name: entry.name, arguments: arguments, result: result, paths: paths, resolved: resolved, line: entry.line))
         }
         self.calls = calls
     }
@@ -128,7 +128,7 @@ struct SyscallTrace {
         var pendingDirectory: String?
         for argument in arguments {
             switch argument {
-            case .descriptor(_, let path, _):
+            case .descriptor(_, let path):
                 if let directory = pendingDirectory { paths.append(directory) }
                 pendingDirectory = path
             case .string(let bytes):
@@ -191,7 +191,7 @@ struct SyscallTrace {
             let head = text[..<open]
             if head == "AT_FDCWD" || Int32(head) != nil {
                 let path = String(decoding: decodeString(text[text.index(after: open)..<close]), as: UTF8.self)
-                return .descriptor(number: Int32(head), path: path, deleted: text[close...].contains("(deleted)"))
+                return .descriptor(number: Int32(head), path: path)
             }
         }
         return .other(String(text))
@@ -238,11 +238,6 @@ struct SyscallTrace {
             }
         }
         return bytes
-    }
-
-    /// The first call named one of `names` at or after `start` that acts on `path`.
-    func first(_ names: Set<String>, on path: String, from start: Int = 0) -> Call? {
-        calls.dropFirst(start).first { names.contains($0.name) && $0.paths.contains(path) }
     }
 
     static let syncs: Set<String> = ["fsync", "fdatasync"]
